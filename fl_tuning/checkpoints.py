@@ -1,0 +1,87 @@
+"""Reading model configs and checking Google-format checkpoints before loading.
+
+bert4keras' own loader fails deep inside TensorFlow on a missing variable and
+silently accepts some mismatches; these checks name the variable instead.
+"""
+import difflib
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+from bert4keras.backend import K
+
+from fl_tuning.errors import CheckpointError, ConfigError
+
+REQUIRED_CONFIG_FIELDS = (
+    'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
+    'intermediate_size', 'hidden_act',
+)
+
+# Variables whose rows bert4keras selects with keep_tokens before loading.
+ROW_SLICED_VARIABLES = ('bert/embeddings/word_embeddings', 'cls/predictions/output_bias')
+
+
+def read_config(config_path):
+    """The bert_config.json as a dict, with its required fields checked."""
+    if not os.path.isfile(config_path):
+        raise ConfigError('model config not found: %s' % config_path)
+    try:
+        with open(config_path, encoding='utf-8') as f:
+            config = json.load(f)
+    except ValueError as e:
+        raise ConfigError('%s: not valid JSON (%s)' % (config_path, e))
+    if not isinstance(config, dict):
+        raise ConfigError('%s: expected a JSON object' % config_path)
+    missing = [field for field in REQUIRED_CONFIG_FIELDS if field not in config]
+    if missing:
+        raise ConfigError('%s: missing field(s) %s' % (config_path, ', '.join(missing)))
+    if config['hidden_size'] % config['num_attention_heads']:
+        raise ConfigError('%s: hidden_size %d is not a multiple of num_attention_heads %d' % (
+            config_path, config['hidden_size'], config['num_attention_heads']))
+    return config
+
+
+def open_checkpoint(checkpoint_path):
+    """A reader for a TensorFlow checkpoint prefix (``.../bert_model.ckpt``)."""
+    try:
+        return tf.train.load_checkpoint(checkpoint_path)
+    except (tf.errors.OpError, ValueError):
+        raise CheckpointError(
+            'no readable TensorFlow checkpoint at %s (expected %s.index and %s.data-*)'
+            % (checkpoint_path, checkpoint_path, checkpoint_path))
+
+
+def check_checkpoint(transformer, checkpoint_path, mapping):
+    """Raise CheckpointError unless every mapped weight is in the checkpoint with
+    the shape the model (built from the config) expects."""
+    reader = open_checkpoint(checkpoint_path)
+    shapes = reader.get_variable_to_shape_map()
+    needed = [
+        (layer_name, weight, variable)
+        for layer_name, variables in mapping.items() if layer_name in transformer.layers
+        for weight, variable in zip(transformer.layers[layer_name].trainable_weights, variables)
+    ]
+    unused = set(shapes) - set(variable for _, _, variable in needed)
+    for layer_name, weight, variable in needed:
+        if variable not in shapes:
+            close = difflib.get_close_matches(variable, sorted(unused), n=1)
+            hint = ' (an unused variable with a similar name: %r)' % close[0] if close else ''
+            raise CheckpointError('checkpoint %s has no variable %r, needed by layer %s%s' % (
+                checkpoint_path, variable, layer_name, hint))
+        check_shape(transformer, variable, tuple(shapes[variable]), tuple(K.int_shape(weight)))
+
+
+def check_shape(transformer, variable, shape, expected):
+    keep_tokens = transformer.keep_tokens
+    if variable in ROW_SLICED_VARIABLES and keep_tokens is not None:
+        largest = int(np.max(keep_tokens))
+        if largest >= shape[0]:
+            raise CheckpointError(
+                'checkpoint variable %r has %d rows but the vocabulary needs row %d: '
+                'the vocabulary does not belong to this checkpoint' % (variable, shape[0], largest))
+        shape = (len(keep_tokens),) + shape[1:]
+    if shape != expected:
+        raise CheckpointError(
+            'checkpoint variable %r has shape %s but the model config expects %s: '
+            'the config does not match the checkpoint' % (variable, list(shape), list(expected)))

@@ -1,0 +1,30 @@
+"""Vocabulary and tokenizer as the original builds them (simplified vocabulary)."""
+import os
+
+from bert4keras.tokenizers import Tokenizer, load_vocab
+
+from fl_tuning.errors import InputError
+
+# Kept first, in this order, by the original's vocabulary simplification.
+SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + [
+    '[unused%d]' % i for i in range(1, 100)
+]
+
+
+def load_vocabulary(vocab_path):
+    """Return (token_dict, keep_tokens) of the simplified vocabulary.
+
+    ``keep_tokens[new_id]`` is the token's row in the checkpoint's embedding table.
+    """
+    if not os.path.isfile(vocab_path):
+        raise InputError('vocabulary not found: %s' % vocab_path)
+    with open(vocab_path, encoding='utf-8') as f:
+        tokens = set(line.split()[0] if line.split() else line.strip() for line in f)
+    missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+    if missing:
+        raise InputError('%s: missing special token(s) %s' % (vocab_path, ', '.join(missing[:5])))
+    return load_vocab(vocab_path, simplified=True, startswith=SPECIAL_TOKENS)
+
+
+def build_tokenizer(token_dict):
+    return Tokenizer(token_dict, do_lower_case=True)

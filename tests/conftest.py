@@ -1,0 +1,54 @@
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bert4keras.backend import K  # noqa: E402
+
+from fl_tuning.tiny import write_tiny_model  # noqa: E402
+
+BACKBONES = ['bert', 'nezha', 'roformer']
+
+
+class TinyModel(object):
+    """Paths of a tiny checkpoint written by fl_tuning.tiny."""
+
+    def __init__(self, backbone, directory):
+        self.backbone = backbone
+        self.directory = directory
+        self.config_path, self.checkpoint_path, self.vocab_path = write_tiny_model(backbone, directory)
+        with open(self.config_path) as f:
+            self.config = json.load(f)
+
+
+@pytest.fixture(scope='session')
+def tiny_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp('tiny_models')
+    return {b: TinyModel(b, str(root / b)) for b in BACKBONES}
+
+
+@pytest.fixture(autouse=True)
+def fresh_keras_session():
+    K.clear_session()
+    np.random.seed(1234)
+    yield
+    K.clear_session()
+
+
+def padded_batch():
+    """Three sequences of lengths 7, 5 and 3 padded to 7, and non-zero segments."""
+    token_ids = np.array([
+        [2, 120, 130, 140, 150, 160, 3],
+        [2, 121, 131, 141, 3, 0, 0],
+        [2, 122, 3, 0, 0, 0, 0],
+    ])
+    segment_ids = np.array([
+        [0, 0, 0, 0, 1, 1, 1],
+        [0, 0, 1, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+    ])
+    return token_ids, segment_ids

@@ -1,0 +1,145 @@
+"""Loading Google-format checkpoints, and clear errors when they do not fit."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fl_tuning import build_model, load_vocabulary
+from fl_tuning.errors import CheckpointError, ConfigError, InputError
+from fl_tuning.vocab import SPECIAL_TOKENS
+
+
+def rewrite_checkpoint(source, target, drop=(), rename=None):
+    """Copy a checkpoint without the ``drop`` variables and with renamed ones."""
+    rename = rename or {}
+    reader = tf.train.load_checkpoint(source)
+    with tf.Graph().as_default():
+        variables = [
+            tf.Variable(reader.get_tensor(name), name=rename.get(name, name))
+            for name in reader.get_variable_to_shape_map() if name not in drop
+        ]
+        with tf.Session() as session:
+            session.run(tf.variables_initializer(variables))
+            tf.train.Saver(variables).save(session, target)
+    return target
+
+
+def copy_model_dir(tiny, tmp_path):
+    target = str(tmp_path / 'model')
+    shutil.copytree(tiny.directory, target)
+    return target
+
+
+def build_from(directory, backbone='bert', checkpoint='bert_model.ckpt', config='bert_config.json'):
+    _, keep_tokens = load_vocabulary(os.path.join(directory, 'vocab.txt'))
+    return build_model(backbone, os.path.join(directory, config), os.path.join(directory, checkpoint),
+                       ffn_prompt_size=4, keep_tokens=keep_tokens)
+
+
+def test_missing_variable_is_named(tiny_models, tmp_path):
+    tiny = tiny_models['bert']
+    missing = 'bert/encoder/layer_1/output/dense/kernel'
+    rewrite_checkpoint(tiny.checkpoint_path, str(tmp_path / 'ckpt'), drop=[missing])
+    with pytest.raises(CheckpointError) as error:
+        build_model('bert', tiny.config_path, str(tmp_path / 'ckpt'),
+                    keep_tokens=load_vocabulary(tiny.vocab_path)[1])
+    assert repr(missing) in str(error.value)
+    assert 'Transformer-1-FeedForward' in str(error.value)
+
+
+def test_misnamed_variable_is_named_with_the_closest_match(tiny_models, tmp_path):
+    tiny = tiny_models['nezha']
+    name = 'bert/encoder/layer_0/attention/self/query/kernel'
+    rewrite_checkpoint(tiny.checkpoint_path, str(tmp_path / 'ckpt'),
+                       rename={name: 'bert/encoder/layer_0/attention/self/qeury/kernel'})
+    with pytest.raises(CheckpointError) as error:
+        build_model('nezha', tiny.config_path, str(tmp_path / 'ckpt'),
+                    keep_tokens=load_vocabulary(tiny.vocab_path)[1])
+    message = str(error.value)
+    assert repr(name) in message and 'qeury' in message
+
+
+def test_mlm_head_is_required_as_in_the_original(tiny_models, tmp_path):
+    tiny = tiny_models['roformer']
+    rewrite_checkpoint(tiny.checkpoint_path, str(tmp_path / 'ckpt'),
+                       drop=['cls/predictions/output_bias'])
+    with pytest.raises(CheckpointError, match="'cls/predictions/output_bias'"):
+        build_model('roformer', tiny.config_path, str(tmp_path / 'ckpt'),
+                    keep_tokens=load_vocabulary(tiny.vocab_path)[1])
+
+
+@pytest.mark.parametrize('field,value,variable', [
+    ('intermediate_size', 128, 'bert/encoder/layer_0/intermediate/dense/kernel'),
+    ('hidden_size', 64, 'bert/embeddings/word_embeddings'),
+    ('num_hidden_layers', 3, 'bert/encoder/layer_2/attention/self/query/kernel'),
+])
+def test_config_that_does_not_match_the_checkpoint(tiny_models, tmp_path, field, value, variable):
+    directory = copy_model_dir(tiny_models['bert'], tmp_path)
+    config_path = os.path.join(directory, 'bert_config.json')
+    config = json.load(open(config_path))
+    config[field] = value
+    json.dump(config, open(config_path, 'w'))
+    with pytest.raises(CheckpointError) as error:
+        build_from(directory)
+    assert repr(variable) in str(error.value)
+
+
+def test_vocabulary_of_another_model(tiny_models, tmp_path):
+    directory = copy_model_dir(tiny_models['bert'], tmp_path)
+    with open(os.path.join(directory, 'vocab.txt'), 'a', encoding='utf-8') as f:
+        f.write(''.join('extra%d\n' % i for i in range(50)))
+    with pytest.raises(CheckpointError, match='vocabulary does not belong to this checkpoint'):
+        build_from(directory)
+
+
+def test_absent_checkpoint(tiny_models, tmp_path):
+    directory = copy_model_dir(tiny_models['bert'], tmp_path)
+    with pytest.raises(CheckpointError, match='no readable TensorFlow checkpoint at .*model.ckpt-5'):
+        build_from(directory, checkpoint='model.ckpt-5')
+
+
+def test_config_missing_a_field(tiny_models, tmp_path):
+    directory = copy_model_dir(tiny_models['bert'], tmp_path)
+    config_path = os.path.join(directory, 'bert_config.json')
+    config = json.load(open(config_path))
+    del config['num_attention_heads']
+    json.dump(config, open(config_path, 'w'))
+    with pytest.raises(ConfigError, match='bert_config.json: missing field.*num_attention_heads'):
+        build_from(directory)
+
+
+def test_vocabulary_without_special_tokens(tmp_path):
+    path = tmp_path / 'vocab.txt'
+    path.write_text('[PAD]\n[UNK]\n[CLS]\n[SEP]\n', encoding='utf-8')
+    with pytest.raises(InputError, match=r'vocab.txt: missing special token\(s\) \[MASK\]'):
+        load_vocabulary(str(path))
+
+
+def test_simplified_vocabulary_order_and_keep_tokens(tiny_models):
+    tiny = tiny_models['bert']
+    original = [line.rstrip('\n') for line in open(tiny.vocab_path, encoding='utf-8')]
+    token_dict, keep_tokens = load_vocabulary(tiny.vocab_path)
+    ordered = sorted(token_dict, key=token_dict.get)
+    assert ordered[:len(SPECIAL_TOKENS)] == SPECIAL_TOKENS
+    assert token_dict['[unused1]'] == 5
+    for dropped in ['##的', '...', '##!', '[unused100]', '<S>']:
+        assert dropped not in token_dict
+    for kept in ['的', '##s', 'the', '!']:
+        assert kept in token_dict
+    assert [original[i] for i in keep_tokens] == ordered
+    rest = keep_tokens[len(SPECIAL_TOKENS):]
+    assert rest == sorted(rest)
+
+
+def test_embedding_rows_follow_keep_tokens(tiny_models):
+    tiny = tiny_models['bert']
+    token_dict, keep_tokens = load_vocabulary(tiny.vocab_path)
+    transformer = build_model('bert', tiny.config_path, tiny.checkpoint_path,
+                              keep_tokens=keep_tokens)
+    table = tf.train.load_variable(tiny.checkpoint_path, 'bert/embeddings/word_embeddings')
+    loaded = transformer.layers['Embedding-Token'].get_weights()[0]
+    np.testing.assert_array_equal(loaded, table[keep_tokens])
+    assert loaded.shape[0] == len(token_dict)
