@@ -7,6 +7,7 @@ layer, to widen the feed-forward layer and to give attention its prefixes.
 """
 from collections import OrderedDict
 
+from bert4keras.backend import K
 from bert4keras.layers import FeedForward, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
@@ -93,15 +94,15 @@ def last_layer_name(transformer):
 
 
 def count_parameters(weights):
-    from bert4keras.backend import K
     return int(sum(K.count_params(w) for w in weights))
 
 
 def parameter_report(transformer):
-    """Trainable and total parameter counts of the backbone (without a task head)."""
-    model = transformer.model
-    trainable = count_parameters(model.trainable_weights)
-    total = count_parameters(model.weights)
+    """Trainable and total parameter counts of the backbone, without a task head
+    and without the MLM head that ``application='unilm'`` builds but no task uses."""
+    layers = [layer for layer in transformer.model.layers if not layer.name.startswith('MLM-')]
+    trainable = count_parameters([w for layer in layers for w in layer.trainable_weights])
+    total = count_parameters([w for layer in layers for w in layer.weights])
     return {
         'methods': [repr(m) for m in transformer.tuning_methods],
         'trainable': trainable,

@@ -2,6 +2,8 @@ import json
 import os
 import sys
 
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
 import numpy as np
 import pytest
 

@@ -175,3 +175,17 @@ def test_trainable_variables_have_the_original_roles(tiny_models):
         'prompt_embedding:0', 'prompt_embedding:0',
     ]
     assert len(names) == 2 * 6
+
+
+@pytest.mark.parametrize('ffn_prompt_size,prompt_size,expected', [
+    (160, 0, 2960256),  # 12 x (768*160 + 160 + 160*768 + 768)
+    (0, 160, 2949120),  # 12 x 2 x 160 x 768
+])
+def test_bert_base_trainable_parameters(tmp_path, ffn_prompt_size, prompt_size, expected):
+    from fl_tuning.tiny import BERT_BASE_CONFIG, write_config
+    config_path = write_config(str(tmp_path / 'bert_config.json'), BERT_BASE_CONFIG)
+    transformer = build_model('bert', config_path, None, ffn_prompt_size=ffn_prompt_size,
+                              prompt_size=prompt_size)
+    report = parameter_report(transformer)
+    assert report['trainable'] == expected == report['expected_trainable']
+    assert report['total'] == 101677056 + expected  # BERT-base encoder, 21128-token vocab
