@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make .venv (Python 3.7) with the pinned requirements. Safe to run again: it only
-# reinstalls when requirements.txt has changed since the last successful run.
+# reinstalls when requirements.txt or setup.py has changed since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv
@@ -25,7 +25,7 @@ find_python37() {
   return 1
 }
 
-wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
+wanted=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && is_python37 "$venv/bin/python" \
    && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   echo "setup: $venv is up to date"
@@ -41,5 +41,7 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade 'pip<24' 'setuptools<68' wheel
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# the library itself, editable, so that fl_tuning_*/ scripts and tests import it
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
 echo "$wanted" > "$stamp"
 echo "setup: $venv is ready"

@@ -1,0 +1,115 @@
+"""The interface every CLUE task implements, and what tasks share.
+
+A task reads its files into examples, encodes each example once into rows of ids,
+builds its head on the backbone, and turns model outputs into dev metrics and the
+CLUE submission. It knows nothing of the backbone or the tuning method.
+"""
+import json
+import os
+
+import numpy as np
+from bert4keras.snippets import sequence_padding
+
+
+
+class Encoded(object):
+    """One example after encoding: per model input a list of rows (one row per
+    sequence; a multiple-choice example has one per choice), and its label rows."""
+
+    __slots__ = ('inputs', 'labels')
+
+    def __init__(self, inputs, labels):
+        self.inputs = inputs
+        self.labels = labels
+
+
+class TestFile(object):
+    """A test input (relative to the data dir) and the submission file it gives."""
+
+    def __init__(self, source, submission):
+        self.source = source
+        self.submission = submission
+
+
+class Task(object):
+    """Base of the CLUE tasks. Subclasses set the file lists and implement the
+    abstract methods; ``hyperparameters`` is the task's row of the table."""
+
+    train_files = ()
+    dev_files = ()
+    test_files = ()
+    metric = 'accuracy'
+    keep_ties = False  # the original's best-epoch rule: strict '>' (cluener: '>=')
+
+    def __init__(self, name, hyperparameters):
+        self.name = name
+        self.hyperparameters = hyperparameters
+
+    # -- data -------------------------------------------------------------
+    def read(self, paths, split):
+        """Examples of the ``split`` ('train', 'dev' or 'test') from ``paths``."""
+        raise NotImplementedError
+
+    def prepare(self, train, dev):
+        """Learn what the data defines (e.g. cluener's categories); default: nothing."""
+
+    def encode(self, example, tokenizer, hyperparameters):
+        """An ``Encoded`` for one example."""
+        raise NotImplementedError
+
+    def collate_labels(self, label_rows):
+        return np.array(label_rows)
+
+    # -- model ------------------------------------------------------------
+    def build(self, transformer):
+        """(Keras task model, loss) with the head on the backbone's last layer."""
+        raise NotImplementedError
+
+    # -- evaluation and prediction ---------------------------------------
+    def reduce(self, outputs, encoded):
+        """Per-example results of one batch's model outputs; by default each
+        example's rows (one per sequence). Tasks with large outputs keep less."""
+        results, offset = [], 0
+        for example in encoded:
+            rows = len(example.inputs[0])
+            results.append(outputs[offset:offset + rows])
+            offset += rows
+        return results
+
+    def evaluate(self, examples, encoded, results):
+        """Dev metrics: a dict that holds ``self.metric``."""
+        raise NotImplementedError
+
+    def submission(self, examples, encoded, results, tokenizer):
+        """The text of the submission file for one test file."""
+        raise NotImplementedError
+
+    def improves(self, score, best):
+        return score >= best if self.keep_ties else score > best
+
+    def data_paths(self, data_dir):
+        """All files a run needs, relative paths resolved under ``data_dir``."""
+        files = list(self.train_files) + list(self.dev_files) + [t.source for t in self.test_files]
+        return [os.path.join(data_dir, self.name, f) for f in files]
+
+
+def collate(task, encoded):
+    """Model inputs (padded id matrices) and labels of a list of encoded examples."""
+    inputs = [
+        sequence_padding([row for e in encoded for row in e.inputs[i]])
+        for i in range(len(encoded[0].inputs))
+    ]
+    labels = task.collate_labels([row for e in encoded for row in e.labels])
+    return inputs, labels
+
+
+def batches(encoded, batch_size, shuffle):
+    """Lists of encoded examples; a shuffled pass draws one permutation from
+    NumPy's global generator, like bert4keras' DataGenerator."""
+    order = np.random.permutation(len(encoded)) if shuffle else np.arange(len(encoded))
+    for start in range(0, len(encoded), batch_size):
+        yield [encoded[i] for i in order[start:start + batch_size]]
+
+
+def json_lines(objects, **dumps_options):
+    return ''.join(json.dumps(o, **dumps_options) + '\n' for o in objects)

@@ -1,0 +1,142 @@
+"""The seven sentence(-pair) classification tasks: one class configured seven times
+(ORIGINAL_SPEC §10). [CLS] vector -> Dense(softmax), sparse cross-entropy, accuracy."""
+import numpy as np
+from keras.layers import Dense, Lambda
+from keras.models import Model
+
+from fl_tuning.io import DataError, field, read_json_lines
+from fl_tuning.models import last_layer_name
+from fl_tuning.tasks.base import Encoded, Task, json_lines
+
+
+class IntegerLabels(object):
+    """Labels written as integers ("0", "1", ...); a missing label means 0."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def index(self, record, path, line):
+        value = record.get('label', 0)
+        try:
+            index = int(value)
+        except (TypeError, ValueError):
+            raise DataError(path, line, 'label', 'expected an integer label, got %r' % (value,))
+        if not 0 <= index < self.count:
+            raise DataError(path, line, 'label', 'label %r is outside 0..%d' % (value, self.count - 1))
+        return index
+
+    def name(self, index):
+        return str(index)
+
+
+class NamedLabels(object):
+    """Labels from a fixed list; a missing label means ``default``. Unknown labels
+    are dropped when ``drop_unknown`` (the original's cmnli/ocnli, e.g. '-'),
+    otherwise they are an error."""
+
+    def __init__(self, names, default, drop_unknown=False):
+        self.names = list(names)
+        self.count = len(self.names)
+        self.default = default
+        self.drop_unknown = drop_unknown
+
+    def index(self, record, path, line):
+        value = record.get('label', self.default)
+        if value in self.names:
+            return self.names.index(value)
+        if self.drop_unknown:
+            return None
+        raise DataError(path, line, 'label', 'unknown label %r (expected one of %s)' % (
+            value, ', '.join(self.names)))
+
+    def name(self, index):
+        return self.names[index]
+
+
+def single_text(name):
+    def texts(record, path, line):
+        return field(record, name, path, line, str), None
+    return texts
+
+
+def text_pair(first, second):
+    def texts(record, path, line):
+        return field(record, first, path, line, str), field(record, second, path, line, str)
+    return texts
+
+
+def keywords_and_abstract(record, path, line):
+    """csl: the keywords joined by a full-width semicolon, then the abstract."""
+    keywords = field(record, 'keyword', path, line, list)
+    return u'\uff1b'.join(keywords), field(record, 'abst', path, line, str)
+
+
+def marked_wsc_text(record, path, line):
+    """wsc: span 1 wrapped in '_', span 2 in '[ ]', in textual order."""
+    text = field(record, 'text', path, line, str)
+    target = field(record, 'target', path, line, dict)
+    spans = []
+    for number, (left, right) in ((1, ('_', '_')), (2, ('[', ']'))):
+        start = field(target, 'span%d_index' % number, path, line, int)
+        span = field(target, 'span%d_text' % number, path, line, str)
+        spans.append((start, start + len(span), left, right))
+    if not spans[0][0] < spans[1][0]:  # the original's 'else' branch: span 2 first
+        spans.reverse()
+    (s1, e1, l1, r1), (s2, e2, l2, r2) = spans
+    marked = (text[:s1] + l1 + text[s1:e1] + r1 + text[e1:s2] + l2 + text[s2:e2] + r2 + text[e2:])
+    return marked, None
+
+
+class Example(object):
+    __slots__ = ('texts', 'label', 'id')
+
+    def __init__(self, texts, label, id):
+        self.texts, self.label, self.id = texts, label, id
+
+
+class SentenceClassification(Task):
+
+    def __init__(self, name, hyperparameters, texts, labels, train='train.json',
+                 dev='dev.json', tests=()):
+        super(SentenceClassification, self).__init__(name, hyperparameters)
+        self.texts = texts
+        self.labels = labels
+        self.train_files = (train,)
+        self.dev_files = (dev,)
+        self.test_files = tuple(tests)
+
+    def read(self, paths, split):
+        examples = []
+        for path in paths:
+            for line, record in read_json_lines(path):
+                texts = self.texts(record, path, line)
+                if split == 'test':
+                    examples.append(Example(texts, 0, str(field(record, 'id', path, line))))
+                    continue
+                label = self.labels.index(record, path, line)
+                if label is not None:
+                    examples.append(Example(texts, label, None))
+        return examples
+
+    def encode(self, example, tokenizer, hyperparameters):
+        first, second = example.texts
+        token_ids, _ = tokenizer.encode(first, second, maxlen=hyperparameters['maxlen'])
+        # The original feeds all-zero segment ids, also for sentence pairs.
+        return Encoded([[token_ids], [[0] * len(token_ids)]], [[example.label]])
+
+    def build(self, transformer):
+        features = transformer.model.get_layer(last_layer_name(transformer)).output
+        cls = Lambda(lambda x: x[:, 0], name='CLS')(features)
+        output = Dense(self.labels.count, activation='softmax',
+                       kernel_initializer=transformer.initializer, name='Classifier')(cls)
+        return Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
+
+    def evaluate(self, examples, encoded, results):
+        predicted = np.concatenate(results).argmax(1)
+        gold = np.array([e.label for e in examples])
+        return {'accuracy': float(np.mean(predicted == gold))}
+
+    def submission(self, examples, encoded, results, tokenizer):
+        predicted = np.concatenate(results).argmax(1)
+        return json_lines({'id': e.id, 'label': self.labels.name(int(p))}
+                          for e, p in zip(examples, predicted))

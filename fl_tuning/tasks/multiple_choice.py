@@ -1,0 +1,224 @@
+"""Multiple-choice tasks c3 and chid (ORIGINAL_SPEC §11): each example is one
+sequence per choice; [CLS] -> Dense(1) gives one logit per choice."""
+import json
+import re
+
+import numpy as np
+from bert4keras.backend import K
+from bert4keras.snippets import truncate_sequences
+from keras.layers import Dense, Lambda
+from keras.models import Model
+from scipy.optimize import linear_sum_assignment
+
+from fl_tuning.io import DataError, field, read_json, read_json_lines
+from fl_tuning.models import last_layer_name
+from fl_tuning.tasks.base import Encoded, Task, json_lines
+
+
+class MultipleChoice(Task):
+    """Shared head, loss and logits layout of c3 and chid."""
+
+    @property
+    def num_choices(self):
+        return self.hyperparameters['num_classes']
+
+    def build(self, transformer):
+        features = transformer.model.get_layer(last_layer_name(transformer)).output
+        cls = Lambda(lambda x: x[:, 0], name='CLS')(features)
+        logits = Dense(1, kernel_initializer=transformer.initializer, name='Choice-Logit')(cls)
+        return Model(transformer.model.input, logits), multichoice_crossentropy(self.num_choices)
+
+    def choice_logits(self, results):
+        """[examples, choices] from the per-example [choices, 1] results."""
+        return np.concatenate(results).reshape(-1, self.num_choices)
+
+    def encoded(self, sequences, answer):
+        return Encoded([sequences, [[0] * len(s) for s in sequences]],
+                       [[answer]] * len(sequences))
+
+
+def multichoice_crossentropy(num_choices):
+    """Softmax cross-entropy over each example's choices, from logits; batch mean."""
+    def loss(y_true, y_pred):
+        answers = K.cast(y_true[::num_choices, 0], 'int32')
+        logits = K.reshape(y_pred, (-1, num_choices))
+        return K.mean(K.sparse_categorical_crossentropy(answers, logits, from_logits=True))
+    loss.__name__ = 'multichoice_crossentropy'
+    return loss
+
+
+class C3Example(object):
+    __slots__ = ('passage', 'question', 'choices', 'answer', 'id')
+
+    def __init__(self, passage, question, choices, answer, id):
+        self.passage, self.question, self.choices = passage, question, choices
+        self.answer, self.id = answer, id
+
+
+class C3(MultipleChoice):
+    padding_choice = u'无效答案'  # "invalid answer": pads every question to four choices
+
+    def __init__(self, name, hyperparameters, tests):
+        super(C3, self).__init__(name, hyperparameters)
+        self.train_files = ('m-train.json', 'd-train.json')
+        self.dev_files = ('m-dev.json', 'd-dev.json')
+        self.test_files = tuple(tests)
+
+    def read(self, paths, split):
+        examples = []
+        for path in paths:
+            documents = read_json(path)
+            if not isinstance(documents, list):
+                raise DataError(path, 0, None, 'expected a JSON array of [passages, questions]')
+            for number, document in enumerate(documents, 1):
+                examples.extend(self.read_document(document, split, path, number))
+        return examples
+
+    def read_document(self, document, split, path, number):
+        if not (isinstance(document, list) and len(document) >= 2
+                and isinstance(document[0], list) and isinstance(document[1], list)):
+            raise DataError(path, number, None,
+                            'item %d: expected [list of passages, list of questions]' % number)
+        passage = '||'.join(document[0])
+        for question in document[1]:
+            choices = list(field(question, 'choice', path, number, list))
+            choices += [self.padding_choice] * (self.num_choices - len(choices))
+            choices = choices[:self.num_choices]
+            answer = 0
+            if split != 'test':
+                text = field(question, 'answer', path, number, str)
+                if text not in choices:
+                    raise DataError(path, number, 'answer', '%r is not among the choices' % text)
+                answer = choices.index(text)
+            yield C3Example(passage, field(question, 'question', path, number, str), choices,
+                            answer, str(field(question, 'id', path, number)))
+
+    def encode(self, example, tokenizer, hyperparameters):
+        sequences = []
+        for choice in example.choices:
+            passage_ids = tokenizer.encode(example.passage)[0]
+            question_ids = tokenizer.encode(example.question)[0][1:]
+            choice_ids = tokenizer.encode(choice)[0][1:]
+            # Tie order as the original: choice, question, passage; -2 keeps each [SEP].
+            truncate_sequences(hyperparameters['maxlen'], -2, choice_ids, question_ids, passage_ids)
+            sequences.append(passage_ids + question_ids + choice_ids)
+        return self.encoded(sequences, example.answer)
+
+    def evaluate(self, examples, encoded, results):
+        predicted = self.choice_logits(results).argmax(1)
+        return {'accuracy': float(np.mean(predicted == [e.answer for e in examples]))}
+
+    def submission(self, examples, encoded, results, tokenizer):
+        predicted = self.choice_logits(results).argmax(1)
+        return json_lines({'id': e.id, 'label': str(int(p))} for e, p in zip(examples, predicted))
+
+
+BLANK = re.compile(r'#idiom\d{6}#')
+
+
+class ChidExample(object):
+    __slots__ = ('left', 'right', 'line', 'tag', 'answer', 'candidates')
+
+    def __init__(self, left, right, line, tag, answer, candidates):
+        self.left, self.right, self.line, self.tag = left, right, line, tag
+        self.answer, self.candidates = answer, candidates
+
+
+class Chid(MultipleChoice):
+
+    def __init__(self, name, hyperparameters, tests):
+        super(Chid, self).__init__(name, hyperparameters)
+        self.train_files = ('train.json', 'train_answer.json')
+        self.dev_files = ('dev.json', 'dev_answer.json')
+        self.test_files = tuple(tests)
+
+    def read(self, paths, split):
+        questions = paths[0]
+        answers = {}
+        if split != 'test':
+            answers = read_json(paths[1])
+            if not isinstance(answers, dict):
+                raise DataError(paths[1], 0, None, 'expected a JSON object {blank tag: answer}')
+        examples = []
+        for index, (line, record) in enumerate(read_json_lines(questions)):
+            candidates = field(record, 'candidates', questions, line, list)
+            if len(candidates) != self.num_choices:
+                raise DataError(questions, line, 'candidates', 'expected %d idioms, got %d' % (
+                    self.num_choices, len(candidates)))
+            for passage in field(record, 'content', questions, line, list):
+                segments = BLANK.split(passage)
+                for k, tag in enumerate(BLANK.findall(passage)):
+                    answer = 0
+                    if split != 'test':
+                        if tag not in answers:
+                            raise DataError(paths[1], 0, tag, 'no answer for this blank of %s:%d'
+                                            % (questions, line))
+                        answer = answers[tag]
+                        if not (isinstance(answer, int) and 0 <= answer < self.num_choices):
+                            raise DataError(paths[1], 0, tag, 'answer %r is not a candidate index '
+                                            '0..%d' % (answer, self.num_choices - 1))
+                    examples.append(ChidExample(segments[:k + 1], segments[k + 1:], index, tag,
+                                                answer, candidates))
+        return examples
+
+    def encode(self, example, tokenizer, hyperparameters):
+        left, right = sample_split(example.left, example.right, hyperparameters['maxlen'])
+        context = join_segments(tokenizer, left)
+        context.append(tokenizer.token_to_id('[unused1]'))  # marks the blank to fill
+        context += join_segments(tokenizer, right)
+        context.append(tokenizer.token_to_id('[SEP]'))
+        sequences = [tokenizer.encode(idiom)[0] + context for idiom in example.candidates]
+        return self.encoded(sequences, example.answer)
+
+    def assignments(self, examples, results):
+        """The candidate chosen for every blank, distinct within a line (Hungarian)."""
+        logits = self.choice_logits(results)
+        chosen = logits.argmax(1)
+        start = 0
+        while start < len(examples):
+            end = start
+            while end < len(examples) and examples[end].line == examples[start].line:
+                end += 1
+            rows, columns = linear_sum_assignment(-logits[start:end])
+            chosen[start + rows] = columns
+            start = end
+        return chosen
+
+    def evaluate(self, examples, encoded, results):
+        chosen = self.assignments(examples, results)
+        return {'accuracy': float(np.mean(chosen == [e.answer for e in examples]))}
+
+    def submission(self, examples, encoded, results, tokenizer):
+        chosen = self.assignments(examples, results)
+        answers = dict((e.tag, int(c)) for e, c in zip(examples, chosen))
+        return json.dumps(answers, indent=4, ensure_ascii=False)
+
+
+def sample_split(left, right, maxlen):
+    """The original's character-level truncation around a blank: drop characters
+    from the far ends of the longer side (whole segments once they are down to one
+    character, each freeing the four [MASK] of the blank it stood for)."""
+    left, right = list(left), list(right)
+    offset = 3 + 4 + 1 + 4 * (len(left) + len(right) - 2)
+    while sum(map(len, left)) + sum(map(len, right)) > maxlen - offset and (left or right):
+        if sum(map(len, left)) > sum(map(len, right)):
+            if len(left[0]) > 1:
+                left[0] = left[0][1:]
+            else:
+                left, offset = left[1:], offset - 4
+        else:
+            if len(right[-1]) > 1:
+                right[-1] = right[-1][:-1]
+            else:
+                right, offset = right[:-1], offset - 4
+    return left, right
+
+
+def join_segments(tokenizer, segments):
+    """Token ids of the segments, four [MASK] standing for each other blank."""
+    ids = []
+    for i, segment in enumerate(segments):
+        if i:
+            ids += [tokenizer.token_to_id('[MASK]')] * 4
+        ids += tokenizer.encode(segment)[0][1:-1]
+    return ids

@@ -1,0 +1,274 @@
+"""Span tasks with bert4keras' GlobalPointer (ORIGINAL_SPEC §12): cluener (entities)
+and cmrc2018 (reading comprehension)."""
+import json
+
+import numpy as np
+from bert4keras.backend import K, multilabel_categorical_crossentropy
+from bert4keras.layers import GlobalPointer, Layer
+from bert4keras.snippets import lowercase_and_normalize, sequence_padding
+from keras.layers import Input, Lambda
+from keras.models import Model
+
+from fl_tuning.io import DataError, field, read_json, read_json_lines
+from fl_tuning.models import last_layer_name
+from fl_tuning.tasks.base import Encoded, Task, json_lines
+
+
+def global_pointer(transformer, features, heads):
+    return GlobalPointer(heads=heads, head_size=transformer.attention_head_size, use_bias=False,
+                         kernel_initializer=transformer.initializer, name='GlobalPointer')(features)
+
+
+# -- cluener ---------------------------------------------------------------------
+
+class EntityExample(object):
+    __slots__ = ('text', 'entities', 'record')
+
+    def __init__(self, text, entities, record):
+        self.text, self.entities, self.record = text, entities, record
+
+
+class Cluener(Task):
+    metric = 'f1'
+    keep_ties = True  # the original saves on '>=' for cluener
+
+    def __init__(self, name, hyperparameters, tests):
+        super(Cluener, self).__init__(name, hyperparameters)
+        self.train_files = ('train.json',)
+        self.dev_files = ('dev.json',)
+        self.test_files = tuple(tests)
+        self.categories = None
+
+    def read(self, paths, split):
+        examples = []
+        for path in paths:
+            for line, record in read_json_lines(path):
+                text = field(record, 'text', path, line, str)
+                if split == 'test':
+                    examples.append(EntityExample(text, [], record))
+                    continue
+                entities = []
+                for category, mentions in field(record, 'label', path, line, dict).items():
+                    if not isinstance(mentions, dict):
+                        raise DataError(path, line, 'label', '%r: expected {entity: spans}' % category)
+                    for mention, spans in mentions.items():
+                        for span in spans:
+                            if not (isinstance(span, list) and len(span) == 2):
+                                raise DataError(path, line, 'label', '%r: expected [start, end] '
+                                                'spans, got %r' % (mention, span))
+                            entities.append((span[0], span[1], category))
+                examples.append(EntityExample(text, entities, None))
+        return examples
+
+    def prepare(self, train, dev):
+        self.categories = sorted(set(c for e in train + dev for _, _, c in e.entities))
+
+    def encode(self, example, tokenizer, hyperparameters):
+        tokens = tokenizer.tokenize(example.text, maxlen=hyperparameters['maxlen'])
+        mapping = tokenizer.rematch(example.text, tokens)
+        starts = dict((m[0], i) for i, m in enumerate(mapping) if m)
+        ends = dict((m[-1], i) for i, m in enumerate(mapping) if m)
+        token_ids = tokenizer.tokens_to_ids(tokens)
+        labels = np.zeros((len(self.categories), len(tokens), len(tokens)), dtype='float32')
+        for start, end, category in example.entities:
+            # Entities cut by truncation or not on token boundaries are dropped, as in the original.
+            if start in starts and end in ends and category in self.categories:
+                labels[self.categories.index(category), starts[start], ends[end]] = 1
+        return Encoded([[token_ids], [[0] * len(token_ids)]], [labels])
+
+    def collate_labels(self, label_rows):
+        return sequence_padding(label_rows, seq_dims=3)
+
+    def build(self, transformer):
+        features = transformer.model.get_layer(last_layer_name(transformer)).output
+        scores = global_pointer(transformer, features, len(self.categories))
+        return Model(transformer.model.input, scores), global_pointer_crossentropy
+
+    def reduce(self, outputs, encoded):
+        """The cells (category, start, end) scored above 0, per example."""
+        return [np.argwhere(scores > 0) for scores in outputs]
+
+    def evaluate(self, examples, encoded, results):
+        # The original's cell-level counts, each starting at 1e-10.
+        hits, predicted, gold = 1e-10, 1e-10, 1e-10
+        for cells, example in zip(results, encoded):
+            labels = example.labels[0]
+            gold += float(labels.sum())
+            predicted += len(cells)
+            hits += float(sum(labels[c, i, j] for c, i, j in cells))
+        return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted,
+                'recall': hits / gold}
+
+    def submission(self, examples, encoded, results, tokenizer):
+        records = []
+        for example, cells in zip(examples, results):
+            tokens = tokenizer.tokenize(example.text, maxlen=self.hyperparameters['maxlen'])
+            mapping = tokenizer.rematch(example.text, tokens)
+            entities = {}
+            for category, start, end in cells:
+                if not (mapping[start] and mapping[end]):
+                    continue  # a [CLS]/[SEP] cell: the original would crash here
+                first, last = mapping[start][0], mapping[end][-1]
+                mentions = entities.setdefault(self.categories[category], {})
+                mentions.setdefault(example.text[first:last + 1], []).append([first, last])
+            record = dict(example.record)
+            record['label'] = entities
+            records.append(record)
+        return json_lines(records, ensure_ascii=False)
+
+
+def global_pointer_crossentropy(y_true, y_pred):
+    """bert4keras' multilabel cross-entropy over every (start, end) cell, per head."""
+    shape = K.shape(y_pred)
+    y_true = K.reshape(y_true, (shape[0] * shape[1], -1))
+    y_pred = K.reshape(y_pred, (shape[0] * shape[1], -1))
+    return K.mean(multilabel_categorical_crossentropy(y_true, y_pred))
+
+
+# -- cmrc2018 --------------------------------------------------------------------
+
+class Window(object):
+    """One sliding window of a context, with its question and answer offsets."""
+    __slots__ = ('qid', 'question', 'text', 'start', 'end')
+
+    def __init__(self, qid, question, text, start, end):
+        self.qid, self.question, self.text, self.start, self.end = qid, question, text, start, end
+
+
+class MaskFromInput(Layer):
+    """Passes its first input on, with the token mask ``mask_input > 0.5``."""
+
+    def call(self, inputs, mask=None):
+        return inputs[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return K.greater(inputs[1], 0.5)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+class Cmrc2018(Task):
+    stride = 128
+
+    def __init__(self, name, hyperparameters, tests):
+        super(Cmrc2018, self).__init__(name, hyperparameters)
+        self.train_files = ('train.json',)
+        self.dev_files = ('dev.json',)
+        self.test_files = tuple(tests)
+
+    def read(self, paths, split):
+        windows = []
+        for path in paths:
+            data = read_json(path)
+            if not (isinstance(data, dict) and isinstance(data.get('data'), list)):
+                raise DataError(path, 0, 'data', 'expected a SQuAD-style {"data": [...]}')
+            for article in data['data']:
+                for paragraph in field(article, 'paragraphs', path, 0, list):
+                    context = field(paragraph, 'context', path, 0, str)
+                    for qa in field(paragraph, 'qas', path, 0, list):
+                        windows.extend(self.windows(qa, context, split, path))
+        return windows
+
+    def windows(self, qa, context, split, path):
+        """The original's stride_split, once per gold answer (dev questions have
+        several, so their windows repeat); it stops after an answer at -1."""
+        qid = str(field(qa, 'id', path, 0))
+        question = lowercase_and_normalize(field(qa, 'question', path, 0, str))
+        context = lowercase_and_normalize(context)
+        answers = qa.get('answers') if split != 'test' else None
+        if not answers:
+            if split != 'test':
+                raise DataError(path, 0, 'answers', 'question %s has no answer' % qid)
+            answers = [{'text': '', 'answer_start': -1}]  # the test file's placeholder
+        window_size = self.hyperparameters['maxlen'] - len(question) - 3
+        for answer in answers:
+            text = lowercase_and_normalize(field(answer, 'text', path, 0, str))
+            # answer_start indexes the context before normalisation (kept quirk)
+            start = field(answer, 'answer_start', path, 0, int)
+            end = start + len(text)
+            n = 0
+            while True:
+                left, right = n * self.stride, n * self.stride + window_size
+                if left <= start < end <= right:
+                    yield Window(qid, question, context[left:right], start - left, end - left)
+                else:
+                    yield Window(qid, question, context[left:right], -1, -1)
+                if right >= len(context):
+                    break
+                n += 1
+            if start == -1:
+                break
+
+    def encode(self, window, tokenizer, hyperparameters):
+        question_ids = tokenizer.encode(window.question)[0]
+        if window.start == -1:
+            context_ids = tokenizer.encode(window.text)[0][1:]
+            span = [0, 0]  # the [CLS] cell means "no answer here"
+        else:
+            before = tokenizer.encode(window.text[:window.start])[0][1:-1]
+            answer = tokenizer.encode(window.text[window.start:window.end])[0][1:-1]
+            after = tokenizer.encode(window.text[window.end:])[0][1:]
+            context_ids = before + answer + after
+            first = len(question_ids) + len(before)
+            span = [first, first + len(answer) - 1]
+        token_ids = question_ids + context_ids
+        masks = [1] + [0] * (len(question_ids) - 1) + [1] * (len(context_ids) - 1) + [0]
+        return Encoded([[token_ids], [[0] * len(token_ids)], [masks]], [[span]])
+
+    def build(self, transformer):
+        features = transformer.model.get_layer(last_layer_name(transformer)).output
+        masks = Input(shape=(None,), name='Input-Mask')
+        features = MaskFromInput(name='Context-Mask')([features, masks])
+        scores = global_pointer(transformer, features, 1)
+        scores = Lambda(lambda x: x[:, 0], name='Span-Scores')(scores)
+        return Model(transformer.model.inputs + [masks], scores), span_crossentropy
+
+    def reduce(self, outputs, encoded):
+        """Per window: (score, start, end) of its best cell other than [CLS]'s
+        (first on ties)."""
+        scores = outputs.copy()
+        scores[:, 0, :] = -np.inf
+        scores[:, :, 0] = -np.inf
+        length = scores.shape[1]
+        flat = scores.reshape(len(scores), -1)
+        best = flat.argmax(1)
+        return list(zip(flat[np.arange(len(flat)), best], best // length, best % length))
+
+    def chosen_windows(self, windows, results):
+        """For each question (consecutive windows of one qid) its best window."""
+        chosen = []
+        for i, window in enumerate(windows):
+            if i and window.qid == windows[i - 1].qid:
+                if results[i][0] > results[chosen[-1]][0]:
+                    chosen[-1] = i
+            else:
+                chosen.append(i)
+        return chosen
+
+    def evaluate(self, windows, encoded, results):
+        # Exact token-span match with the chosen window's own label (the [CLS]
+        # label of a no-answer window can never match), as the original.
+        chosen = self.chosen_windows(windows, results)
+        correct = sum(list(results[i][1:]) == encoded[i].labels[0][0] for i in chosen)
+        return {'accuracy': correct / float(len(chosen))}
+
+    def submission(self, windows, encoded, results, tokenizer):
+        answers = {}
+        for i in self.chosen_windows(windows, results):
+            window, (_, start, end) = windows[i], results[i]
+            offset = len(tokenizer.tokenize(window.question))
+            mapping = tokenizer.rematch(window.text, tokenizer.tokenize(window.text)[1:-1])
+            covered = [c for m in mapping[max(start - offset, 0):end - offset + 1] for c in m]
+            # Cut from the normalised window, as the original (lowercased answers).
+            answers[window.qid] = window.text[covered[0]:covered[-1] + 1] if covered else ''
+        return json.dumps(answers, indent=4, ensure_ascii=False)
+
+
+def span_crossentropy(y_true, y_pred):
+    """Softmax cross-entropy over the L x L cells from logits; labels [B, 1, 2]."""
+    length = K.shape(y_pred)[1]
+    y_true = K.cast(y_true[:, 0], 'int32')
+    cell = y_true[:, 0] * length + y_true[:, 1]
+    y_pred = K.reshape(y_pred, (K.shape(y_pred)[0], -1))
+    return K.mean(K.sparse_categorical_crossentropy(cell, y_pred, from_logits=True))
