@@ -221,3 +221,27 @@ def write_clue_fixtures(data_dir, tasks=None, counts=(8, 6, 4), seed=0):
     for task in tasks or WRITERS:
         WRITERS[task](w, counts)
     return data_dir
+
+
+# The bundled demo: tnews-format news titles in three topics, told apart by their words.
+DEMO_TOPICS = [
+    ('102', 'news_entertainment', u'电影歌曲明星影视音乐演出节目笑声花香'),
+    ('103', 'news_sports', u'球赛队冠军比赛体育足篮运动场跑步游泳'),
+    ('104', 'news_finance', u'股票基金银行利息贷款市场价格资金钱额'),
+]
+
+
+def write_demo_data(data_dir, counts=(600, 90, 30), seed=0):
+    """tnews files (train, dev, test1.0, test) for the demo in ``data_dir``."""
+    w = Writer(data_dir, seed)
+
+    def record(i, labelled):
+        label, description, words = DEMO_TOPICS[i % len(DEMO_TOPICS)]
+        title = list(w.rng.choice(list(words), size=6)) + list(w.rng.choice(CHARACTERS, size=6))
+        w.rng.shuffle(title)
+        r = {'sentence': ''.join(title), 'keywords': ''}
+        if labelled:
+            r.update(label=label, label_desc=description)
+        return r
+    write_classification(w, 'tnews', record, counts, test_names=('test1.0.json', 'test.json'))
+    return data_dir

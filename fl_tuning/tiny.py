@@ -29,6 +29,7 @@ TINY_CHARACTERS = (
     '像找友孩站广改议形委早房音火际则首单据导影失拿网香似斯专石若兵弟谁校读志飞观争究包组造落视济'
     '喜离虽坏兴照银险价格类款费借钟句您吗啊吧哦嗯球赛票游戏歌曲电影旅游股票基金贷还款花呗借呗余额'
     '蚂蚁支付宝账户手机号码密码登录注册充值提现额度利息逾期申请审核通过成功失败取消关闭开通使用'
+    '星乐演节冠育足篮跑泳'
 )
 EXTRA_WORDPIECES = ['the', 'and', '##s', '##ing', '##ed', 'bert', 'model', '##er']
 # Tokens the original's vocabulary simplification drops (never produced by the tokenizer).

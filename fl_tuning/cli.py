@@ -1,0 +1,188 @@
+"""The command line: ``python -m fl_tuning {run,tasks,demo,params}`` and the
+per-backbone task scripts (``fl_tuning_bert/afqmc.py`` ...)."""
+import argparse
+import json
+import os
+import sys
+
+BACKBONES = ('bert', 'nezha', 'roformer')
+ORIGINAL_FOLDERS = {'bert': 'FL-Tuning-BERT', 'nezha': 'FL-Tuning-NEZHA', 'roformer': 'FL-Tuning-RoFormer'}
+
+RUN_EXAMPLE = '''example:
+  python -m fl_tuning run --backbone bert --task afqmc \\
+      --data-dir clue_dataset --model-dir chinese_roberta_wwm_ext_L-12_H-768_A-12 \\
+      --output-dir runs/bert'''
+
+
+def quiet_tensorflow():
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    import warnings
+    warnings.filterwarnings('ignore')
+    import tensorflow as tf
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+
+
+def add_run_arguments(parser, with_backbone_and_task=True):
+    from fl_tuning.tasks import TASK_NAMES
+    if with_backbone_and_task:
+        parser.add_argument('--backbone', required=True, choices=BACKBONES)
+        parser.add_argument('--task', required=True, choices=TASK_NAMES)
+    paths = parser.add_argument_group('paths')
+    paths.add_argument('--data-dir', default='./clue_dataset',
+                       help='folder with one subfolder per task (default: ./clue_dataset)')
+    paths.add_argument('--model-dir', required=True,
+                       help='folder with bert_config.json, vocab.txt and a TensorFlow checkpoint')
+    paths.add_argument('--checkpoint', help='checkpoint prefix, if the model dir has several '
+                       '(e.g. model.ckpt-691689); default: found in the model dir')
+    paths.add_argument('--output-dir', default='.',
+                       help='where weights/, results/ and records/ go (default: .)')
+    method = parser.add_argument_group('tuning method')
+    method.add_argument('--ffn-prompt-size', type=int, default=160,
+                        help='FL-tuning: hidden units added to every FFN (default 160; 0: off)')
+    method.add_argument('--prompt-size', type=int, default=0,
+                        help='P-tuning v2: key/value prefixes per layer (default 0: off)')
+    method.add_argument('--fused-feed-forward', action='store_true',
+                        help='concatenate the FFN kernels (same function; slower to train on CPU)')
+    h = parser.add_argument_group("hyperparameters (default: the task's, see 'tasks')")
+    h.add_argument('--epochs', type=int)
+    h.add_argument('--batch-size', type=int, help='examples per batch')
+    h.add_argument('--learning-rate', type=float)
+    h.add_argument('--maxlen', type=int)
+    h.add_argument('--grad-accum-steps', type=int)
+    h.add_argument('--warmup-steps', type=int, dest='num_warmup_steps')
+    h.add_argument('--seed', type=int, help='seed NumPy, TensorFlow and Python (default: none, '
+                   'as the original)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+
+
+def run_config(args, backbone, task):
+    from fl_tuning.run import OVERRIDABLE, RunConfig
+    overrides = dict((name, getattr(args, name)) for name in OVERRIDABLE)
+    return RunConfig(backbone, task, args.data_dir, args.model_dir, args.output_dir,
+                     checkpoint=args.checkpoint, ffn_prompt_size=args.ffn_prompt_size,
+                     prompt_size=args.prompt_size, seed=args.seed,
+                     fused_feed_forward=args.fused_feed_forward,
+                     progress=not args.no_progress, **overrides)
+
+
+def execute_run(config):
+    from bert4keras.backend import K
+    from fl_tuning.run import Run
+    summary = Run(config).execute()
+    K.clear_session()
+    best = summary['best_dev'][summary['metric']]
+    print('best dev %s: %.5f (epoch %s)' % (summary['metric'], best, summary['best_epoch']))
+    for path in summary['submissions']:
+        print('submission: %s' % path)
+    return summary
+
+
+def command_run(args):
+    execute_run(run_config(args, args.backbone, args.task))
+
+
+def command_tasks(args):
+    from fl_tuning.tasks.hyperparameters import COLUMNS, HYPERPARAMETERS
+    if args.json:
+        print(json.dumps(HYPERPARAMETERS, indent=2))
+        return
+    header = ('task',) + COLUMNS
+    rows = [header] + [(name,) + tuple(str(v) for v in h.values()) for name, h in HYPERPARAMETERS.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def command_demo(args):
+    from fl_tuning.demo import run_demo
+    run_demo(args.output_dir, backbone=args.backbone, progress=not args.no_progress)
+
+
+def command_params(args):
+    from bert4keras.backend import K
+    from fl_tuning.models import build_model, parameter_report
+    report = parameter_report(build_model(
+        args.backbone, args.config, None,
+        ffn_prompt_size=args.ffn_prompt_size, prompt_size=args.prompt_size))
+    K.clear_session()
+    print('methods: %s' % (', '.join(report['methods']) or 'none (head only)'))
+    print('trainable parameters: {:,} (closed form {:,})'.format(
+        report['trainable'], report['expected_trainable']))
+    print('backbone parameters:  {:,} (without the unused MLM head)'.format(report['total']))
+    print('trainable share:      {:.2f}%'.format(report['trainable_percent']))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='python -m fl_tuning',
+        description='FL-Tuning (arXiv 2206.15312) on CLUE: TensorFlow 1.15 / bert4keras port.')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    run = commands.add_parser(
+        'run', help='train a task on a backbone and write its CLUE submission',
+        description='Train a CLUE task with FL-tuning (and/or P-tuning v2), keep the best '
+                    'dev epoch and write the CLUE submission file(s).',
+        epilog=RUN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(run)
+    tasks = commands.add_parser(
+        'tasks', help="print every task's hyperparameters",
+        description="Print every task's hyperparameters (the original's). "
+                    'Example: python -m fl_tuning tasks --json')
+    tasks.add_argument('--json', action='store_true', help='as JSON keyed by task name')
+    demo = commands.add_parser(
+        'demo', help='the bundled demo: a tiny random model on bundled tnews-format data',
+        description='FL-tune a tiny random checkpoint on the bundled tnews-format data and '
+                    'write the submission files. Example: python -m fl_tuning demo')
+    demo.add_argument('--output-dir', default='demo_output')
+    demo.add_argument('--backbone', default='bert', choices=BACKBONES)
+    demo.add_argument('--no-progress', action='store_true')
+    params = commands.add_parser(
+        'params', help='trainable vs total parameters for a bert_config.json',
+        description='Example: python -m fl_tuning params --config bert_config.json '
+                    '--ffn-prompt-size 160')
+    params.add_argument('--config', required=True, help='path of bert_config.json')
+    params.add_argument('--backbone', default='bert', choices=BACKBONES)
+    params.add_argument('--ffn-prompt-size', type=int, default=160, help='FL-tuning units (0: off)')
+    params.add_argument('--prompt-size', type=int, default=0, help='P-tuning v2 prefixes (0: off)')
+    return parser
+
+
+COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
+            'params': command_params}
+
+
+def guarded(function, args):
+    """Run a command; bad input becomes one line on stderr and exit code 2."""
+    from fl_tuning.errors import InputError
+    try:
+        function(args)
+    except InputError as error:
+        print('error: %s' % error, file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    if args.command != 'tasks':
+        quiet_tensorflow()
+    return guarded(COMMANDS[args.command], args)
+
+
+def task_script_main(script_path, argv=None):
+    """Entry of ``fl_tuning_<backbone>/<task>.py``: that task on that backbone."""
+    folder = os.path.basename(os.path.dirname(os.path.abspath(script_path)))
+    backbone = folder[len('fl_tuning_'):]
+    task = os.path.splitext(os.path.basename(script_path))[0]
+    parser = argparse.ArgumentParser(
+        prog=os.path.join(folder, os.path.basename(script_path)),
+        description="%s on %s, as the original %s/%s.py; the flags of "
+                    "'python -m fl_tuning run'." % (task, backbone, ORIGINAL_FOLDERS[backbone], task),
+        epilog='example:\n  python %s/%s.py --data-dir clue_dataset --model-dir MODEL_DIR'
+               % (folder, task), formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(parser, with_backbone_and_task=False)
+    args = parser.parse_args(argv)
+    quiet_tensorflow()
+    return guarded(lambda a: execute_run(run_config(a, backbone, task)), args)

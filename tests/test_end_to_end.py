@@ -1,0 +1,214 @@
+"""Every task on every backbone, end to end on tiny data; the command line; the demo."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.run import Run, RunConfig
+from fl_tuning.tasks import NLI_LABELS, TASK_NAMES, TNEWS_LABELS, get_task
+from fl_tuning.tasks.hyperparameters import HYPERPARAMETERS
+
+from conftest import BACKBONES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# ORIGINAL_SPEC §1, copied by hand: the test that the table is the original's.
+SPEC_TABLE = {
+    #            classes maxlen batch epochs  lr   accumulation
+    'afqmc':    (2,   128,  32, 10, 2e-4, 1),
+    'c3':       (4,   512,   4, 50, 1e-4, 4),
+    'chid':     (10,   64,  16, 30, 8e-5, 2),
+    'cluener':  (10,  256,  32, 30, 1e-4, 1),
+    'cmnli':    (3,   128,  32, 30, 1e-4, 1),
+    'cmrc2018': (119, 512,  16, 20, 2e-4, 2),
+    'csl':      (2,   128,  32, 30, 8e-5, 1),
+    'iflytek':  (119, 128,  32, 30, 5e-5, 1),
+    'ocnli':    (3,   128,  32, 30, 5e-4, 1),
+    'tnews':    (15,  128,  32, 30, 5e-5, 1),
+    'wsc':      (2,   128, 128, 40, 3e-4, 1),
+}
+
+
+def test_hyperparameters_equal_the_original():
+    assert set(HYPERPARAMETERS) == set(SPEC_TABLE)
+    for task, row in SPEC_TABLE.items():
+        h = HYPERPARAMETERS[task]
+        assert (h['num_classes'], h['maxlen'], h['batch_size'], h['epochs'],
+                h['learning_rate'], h['grad_accum_steps']) == row, task
+        assert h['num_warmup_steps'] == 0
+
+
+def test_tasks_command_prints_the_table_as_json():
+    output = subprocess.check_output([sys.executable, '-m', 'fl_tuning', 'tasks', '--json'],
+                                     cwd=ROOT, stderr=subprocess.DEVNULL)
+    assert json.loads(output.decode('utf-8')) == json.loads(json.dumps(HYPERPARAMETERS))
+
+
+@pytest.fixture(scope='module')
+def clue_data(tmp_path_factory):
+    return write_clue_fixtures(str(tmp_path_factory.mktemp('clue_dataset')))
+
+
+def lines(path):
+    with open(path, encoding='utf-8') as f:
+        return [json.loads(line) for line in f]
+
+
+def check_submission(task, data_dir, path, source):
+    """The submission has one entry per test example, with the original's fields."""
+    test_path = os.path.join(data_dir, task, source)
+    if task in ('afqmc', 'tnews', 'iflytek', 'ocnli', 'cmnli', 'wsc', 'csl', 'cluener'):
+        test, predicted = lines(test_path), lines(path)
+        assert [str(t['id']) for t in test] == [str(p['id']) for p in predicted]
+        labels = {'afqmc': {'0', '1'}, 'csl': {'0', '1'}, 'wsc': {'true', 'false'},
+                  'tnews': set(TNEWS_LABELS), 'ocnli': set(NLI_LABELS), 'cmnli': set(NLI_LABELS),
+                  'iflytek': set(str(i) for i in range(119))}
+        if task == 'cluener':
+            for t, p in zip(test, predicted):
+                assert p['text'] == t['text'] and isinstance(p['label'], dict)
+                for mentions in p['label'].values():
+                    for mention, spans in mentions.items():
+                        assert all(t['text'][s:e + 1] == mention for s, e in spans)
+        else:
+            assert all(set(p) == {'id', 'label'} and p['label'] in labels[task] for p in predicted)
+    elif task == 'c3':
+        questions = [q['id'] for document in json.load(open(test_path, encoding='utf-8'))
+                     for q in document[1]]
+        predicted = lines(path)
+        assert [p['id'] for p in predicted] == questions
+        assert all(p['label'] in {'0', '1', '2', '3'} for p in predicted)
+    elif task == 'chid':
+        tags = [tag for line in lines(test_path) for passage in line['content']
+                for tag in __import__('re').findall(r'#idiom\d{6}#', passage)]
+        predicted = json.load(open(path, encoding='utf-8'))
+        assert list(predicted) == tags and all(0 <= v < 10 for v in predicted.values())
+    elif task == 'cmrc2018':
+        data = json.load(open(test_path, encoding='utf-8'))
+        qids = [qa['id'] for a in data['data'] for p in a['paragraphs'] for qa in p['qas']]
+        predicted = json.load(open(path, encoding='utf-8'))
+        assert list(predicted) == qids and all(isinstance(v, str) for v in predicted.values())
+
+
+@pytest.mark.parametrize('backbone', BACKBONES)
+@pytest.mark.parametrize('task', TASK_NAMES)
+def test_every_task_runs_end_to_end(tiny_models, clue_data, tmp_path, backbone, task):
+    tiny = tiny_models[backbone]
+    # FL-tuning everywhere; P-tuning v2 as well on NEZHA, as the original allows
+    config = RunConfig(backbone, task, clue_data, tiny.directory, str(tmp_path),
+                       ffn_prompt_size=8, prompt_size=2 if backbone == 'nezha' else 0,
+                       epochs=1, seed=0, progress=False)
+    summary = Run(config, log=lambda message: None).execute()
+    expected = [os.path.join(str(tmp_path), 'results', t.submission) for t in get_task(task).test_files]
+    assert summary['submissions'] == expected
+    for test_file, path in zip(get_task(task).test_files, expected):
+        check_submission(task, clue_data, path, test_file.source)
+    records = lines(os.path.join(str(tmp_path), 'records', '%s.jsonl' % task))
+    assert [r['epoch'] for r in records[:-1]] == [1]
+    assert records[-1]['summary']['metric'] in records[0]['dev']
+    assert os.path.isfile(os.path.join(str(tmp_path), 'weights', '%s.weights' % task))
+
+
+def run_cli(args, cwd=ROOT):
+    process = subprocess.run([sys.executable] + args, cwd=cwd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    return process.returncode, process.stdout.decode('utf-8'), process.stderr.decode('utf-8')
+
+
+def test_backbone_script_runs_its_task(tiny_models, clue_data, tmp_path):
+    code, out, err = run_cli([os.path.join('fl_tuning_roformer', 'afqmc.py'),
+                              '--data-dir', clue_data, '--model-dir', tiny_models['roformer'].directory,
+                              '--output-dir', str(tmp_path), '--epochs', '2', '--no-progress',
+                              '--ffn-prompt-size', '4', '--seed', '3'])
+    assert code == 0, err
+    assert 'submission: %s' % os.path.join(str(tmp_path), 'results', 'afqmc_predict.json') in out
+    records = lines(os.path.join(str(tmp_path), 'records', 'afqmc.jsonl'))
+    summary = records[-1]['summary']
+    assert (summary['backbone'], summary['task'], summary['ffn_prompt_size']) == ('roformer', 'afqmc', 4)
+    assert summary['hyperparameters']['epochs'] == 2 and summary['seed'] == 3
+
+
+def test_every_backbone_folder_has_every_task_script():
+    for backbone in BACKBONES:
+        scripts = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, 'fl_tuning_' + backbone))
+                         if f.endswith('.py'))
+        assert scripts == sorted(TASK_NAMES)
+
+
+@pytest.mark.parametrize('problem,expected', [
+    ('no data dir', 'error: data dir not found: '),
+    ('no data file', 'error: data file not found: '),
+    ('no model dir', 'error: model dir not found: '),
+    ('no vocabulary', 'error: vocabulary not found: '),
+    ('no checkpoint', 'error: no TensorFlow checkpoint (*.index) in model dir '),
+    ('two checkpoints', 'error: several checkpoints in '),
+])
+def test_bad_paths_fail_early_with_one_line_and_exit_2(tiny_models, clue_data, tmp_path, problem, expected):
+    data_dir = str(tmp_path / 'data')
+    shutil.copytree(os.path.join(clue_data, 'afqmc'), os.path.join(data_dir, 'afqmc'))
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(tiny_models['bert'].directory, model_dir)
+    if problem == 'no data dir':
+        data_dir += '-missing'
+    elif problem == 'no data file':
+        os.remove(os.path.join(data_dir, 'afqmc', 'dev.json'))
+    elif problem == 'no model dir':
+        model_dir += '-missing'
+    elif problem == 'no vocabulary':
+        os.remove(os.path.join(model_dir, 'vocab.txt'))
+    elif problem == 'no checkpoint':
+        for name in os.listdir(model_dir):
+            if name.startswith('bert_model.ckpt') or name == 'checkpoint':
+                os.remove(os.path.join(model_dir, name))
+    elif problem == 'two checkpoints':
+        os.remove(os.path.join(model_dir, 'checkpoint'))
+        for name in os.listdir(model_dir):
+            if name.startswith('bert_model.ckpt'):
+                shutil.copy(os.path.join(model_dir, name),
+                            os.path.join(model_dir, name.replace('bert_model.ckpt', 'model.ckpt-5')))
+    output_dir = str(tmp_path / 'out')
+    code, out, err = run_cli(['-m', 'fl_tuning', 'run', '--backbone', 'bert', '--task', 'afqmc',
+                              '--data-dir', data_dir, '--model-dir', model_dir,
+                              '--output-dir', output_dir])
+    assert code == 2
+    message = [line for line in err.splitlines() if line.startswith('error:')]
+    assert len(message) == 1 and message[0].startswith(expected), err
+    assert 'Traceback' not in err
+    assert not os.path.exists(output_dir)
+
+
+def test_checkpoint_found_by_its_index_or_named_explicitly(tiny_models, clue_data, tmp_path):
+    model_dir = str(tmp_path / 'nezha')
+    os.makedirs(model_dir)
+    tiny = tiny_models['nezha']
+    for name in os.listdir(tiny.directory):
+        target = name.replace('bert_model.ckpt', 'model.ckpt-691689')
+        if name != 'checkpoint':  # NEZHA's release has no 'checkpoint' file
+            shutil.copy(os.path.join(tiny.directory, name), os.path.join(model_dir, target))
+    from fl_tuning.run import locate_checkpoint
+    assert locate_checkpoint(model_dir) == os.path.join(model_dir, 'model.ckpt-691689')
+    assert locate_checkpoint(model_dir, 'model.ckpt-691689') == os.path.join(model_dir, 'model.ckpt-691689')
+    with pytest.raises(Exception, match='checkpoint not found: model.ckpt-1'):
+        locate_checkpoint(model_dir, 'model.ckpt-1')
+
+
+def test_run_that_never_improves_still_writes_its_submission(tiny_models, clue_data, tmp_path):
+    # iflytek's 119 classes on 6 dev examples: a tiny random model scores 0 every epoch
+    config = RunConfig('bert', 'iflytek', clue_data, tiny_models['bert'].directory, str(tmp_path),
+                       ffn_prompt_size=4, epochs=2, seed=0, progress=False, learning_rate=1e-9)
+    summary = Run(config, log=lambda message: None).execute()
+    assert summary['best_dev'] == {'accuracy': 0.0} and summary['best_epoch'] is None
+    assert len(lines(summary['submissions'][0])) == 4
+
+
+def test_demo_command(tmp_path):
+    code, out, err = run_cli(['-m', 'fl_tuning', 'demo', '--output-dir', str(tmp_path), '--no-progress'])
+    assert code == 0, err
+    assert 'tiny RANDOM bert checkpoint' in out
+    accuracy = float(out.split('best dev accuracy ')[1].split()[0])
+    assert accuracy > 0.6  # three topics: chance is 0.33
+    for name in ('tnews10_predict.json', 'tnews11_predict.json'):
+        assert len(lines(os.path.join(str(tmp_path), 'results', name))) == 30
