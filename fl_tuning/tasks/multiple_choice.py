@@ -94,10 +94,12 @@ class C3(MultipleChoice):
                             answer, str(field(question, 'id', path, number)))
 
     def encode(self, example, tokenizer, hyperparameters):
+        passage = tokenizer.encode(example.passage)[0]
+        question = tokenizer.encode(example.question)[0][1:]
         sequences = []
         for choice in example.choices:
-            passage_ids = tokenizer.encode(example.passage)[0]
-            question_ids = tokenizer.encode(example.question)[0][1:]
+            # copies: truncation shortens the lists in place
+            passage_ids, question_ids = list(passage), list(question)
             choice_ids = tokenizer.encode(choice)[0][1:]
             # Tie order as the original: choice, question, passage; -2 keeps each [SEP].
             truncate_sequences(hyperparameters['maxlen'], -2, choice_ids, question_ids, passage_ids)
