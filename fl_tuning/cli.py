@@ -50,8 +50,13 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     h.add_argument('--maxlen', type=int)
     h.add_argument('--grad-accum-steps', type=int)
     h.add_argument('--warmup-steps', type=int, dest='num_warmup_steps')
-    h.add_argument('--seed', type=int, help='seed NumPy, TensorFlow and Python (default: none, '
-                   'as the original)')
+    h.add_argument('--seed', type=int, help='makes a run repeatable (default: a random seed, '
+                   'recorded in the record and the weights file)')
+    runs = parser.add_argument_group('many runs')
+    runs.add_argument('--resume', action='store_true',
+                      help='continue a killed run from its last completed epoch (same settings)')
+    runs.add_argument('--skip-bad-lines', action='store_true',
+                      help='skip (and count) bad training/dev records instead of stopping')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
@@ -61,8 +66,8 @@ def run_config(args, backbone, task):
     return RunConfig(backbone, task, args.data_dir, args.model_dir, args.output_dir,
                      checkpoint=args.checkpoint, ffn_prompt_size=args.ffn_prompt_size,
                      prompt_size=args.prompt_size, seed=args.seed,
-                     fused_feed_forward=args.fused_feed_forward,
-                     progress=not args.no_progress, **overrides)
+                     fused_feed_forward=args.fused_feed_forward, resume=args.resume,
+                     skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress, **overrides)
 
 
 def execute_run(config):
@@ -96,6 +101,23 @@ def command_tasks(args):
 def command_demo(args):
     from fl_tuning.demo import run_demo
     run_demo(args.output_dir, backbone=args.backbone, progress=not args.no_progress)
+
+
+def command_predict(args):
+    from bert4keras.backend import K
+    from fl_tuning.predict import predict
+    for path in predict(args.weights, args.model_dir, data_dir=args.data_dir,
+                        output_dir=args.output_dir, test_file=args.test_file, output=args.output,
+                        checkpoint=args.checkpoint, progress=not args.no_progress):
+        print('submission: %s' % path)
+    K.clear_session()
+
+
+def command_summarize(args):
+    from fl_tuning.summary import summarize
+    rows, text, csv_path, markdown_path = summarize(args.runs_dir, args.csv, args.markdown)
+    print(text)
+    print('%d run(s); written to %s and %s' % (len(rows), csv_path, markdown_path))
 
 
 def command_params(args):
@@ -135,6 +157,34 @@ def build_parser():
     demo.add_argument('--output-dir', default='demo_output')
     demo.add_argument('--backbone', default='bert', choices=BACKBONES)
     demo.add_argument('--no-progress', action='store_true')
+    predict = commands.add_parser(
+        'predict', help='write submission files from a tuned-weights file, without training',
+        description='Write CLUE submission files from a saved run: its tuned-weights file '
+                    'on the pretrained checkpoint it was tuned from.',
+        epilog='examples:\n  python -m fl_tuning predict --weights runs/bert/weights/afqmc.weights \\\n'
+               '      --model-dir chinese_roberta_wwm_ext_L-12_H-768_A-12 --data-dir clue_dataset '
+               '--output-dir runs/bert\n'
+               '  python -m fl_tuning predict --weights runs/bert/weights/afqmc.weights \\\n'
+               '      --model-dir chinese_roberta_wwm_ext_L-12_H-768_A-12 '
+               '--test-file afqmc/test.json --output afqmc_predict.json',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    predict.add_argument('--weights', required=True, help='weights/<task>.weights of a run')
+    predict.add_argument('--model-dir', required=True, help='the pretrained model it was tuned from')
+    predict.add_argument('--checkpoint', help='checkpoint prefix, if the model dir has several')
+    predict.add_argument('--data-dir', default='./clue_dataset',
+                         help="predict all the task's test files found here (default ./clue_dataset)")
+    predict.add_argument('--output-dir', default='.', help='their submissions go to OUTPUT_DIR/results')
+    predict.add_argument('--test-file', help='predict this one test file instead')
+    predict.add_argument('--output', help='the submission file for --test-file')
+    predict.add_argument('--no-progress', action='store_true')
+    summarize = commands.add_parser(
+        'summarize', help='one table over many runs (CSV and Markdown too)',
+        description='Print one table over every run below RUNS_DIR (their records/*.jsonl) and '
+                    'write it as RUNS_DIR/summary.csv and RUNS_DIR/summary.md. '
+                    'Example: python -m fl_tuning summarize runs')
+    summarize.add_argument('runs_dir', metavar='RUNS_DIR')
+    summarize.add_argument('--csv', help='CSV path (default RUNS_DIR/summary.csv)')
+    summarize.add_argument('--markdown', help='Markdown path (default RUNS_DIR/summary.md)')
     params = commands.add_parser(
         'params', help='trainable vs total parameters for a bert_config.json',
         description='Example: python -m fl_tuning params --config bert_config.json '
@@ -147,7 +197,7 @@ def build_parser():
 
 
 COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
-            'params': command_params}
+            'predict': command_predict, 'summarize': command_summarize, 'params': command_params}
 
 
 def guarded(function, args):
@@ -156,7 +206,8 @@ def guarded(function, args):
     try:
         function(args)
     except InputError as error:
-        print('error: %s' % error, file=sys.stderr)
+        for line in str(error).splitlines():
+            print('error: %s' % line, file=sys.stderr)
         return 2
     return 0
 
@@ -166,7 +217,7 @@ def main(argv=None):
     if args.command is None:
         build_parser().print_help()
         return 2
-    if args.command != 'tasks':
+    if args.command not in ('tasks', 'summarize'):
         quiet_tensorflow()
     return guarded(COMMANDS[args.command], args)
 

@@ -7,56 +7,151 @@ import tempfile
 
 from fl_tuning.errors import InputError
 
+# Temporary files of atomic writes: '.<name>.<random>.partial' beside the target.
+PARTIAL_PREFIX, PARTIAL_SUFFIX = '.', '.partial'
+
+
+class Location(object):
+    """Where a record is: a file and a line number, or a place inside a JSON document."""
+
+    def __init__(self, path, line=None, item=None):
+        self.path, self.line, self.item = path, line, item
+
+    def __str__(self):
+        if self.line is not None:
+            return '%s:%d' % (self.path, self.line)
+        if self.item is not None:
+            return '%s: %s' % (self.path, self.item)
+        return self.path
+
+    def inside(self, item):
+        """A place inside this record (for JSON documents: item paths)."""
+        if self.line is not None:
+            return self
+        return Location(self.path, item=item if self.item is None else '%s%s' % (self.item, item))
+
 
 class DataError(InputError):
-    """A problem in a data file, located by file, line and field."""
+    """A problem in a data file, located by file, line (or item) and field."""
 
-    def __init__(self, path, line, field, problem):
-        location = '%s:%d' % (path, line) if line else path
+    def __init__(self, location, field, problem):
         field_part = ' field %r:' % field if field else ''
         super(DataError, self).__init__('%s:%s %s' % (location, field_part, problem))
-        self.path, self.line, self.field = path, line, field
+        self.location, self.field = location, field
 
 
-def read_json_lines(path):
-    """[(line number, object)] of a JSON-lines file; blank lines are skipped."""
-    records = []
-    with open_text(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                records.append((number, json.loads(line)))
-            except ValueError as e:
-                raise DataError(path, number, None, 'not valid JSON (%s)' % e)
-            if not isinstance(records[-1][1], dict):
-                raise DataError(path, number, None, 'expected a JSON object')
+class DataErrors(InputError):
+    """Every problem found in the data files, one per line."""
+
+    shown = 20
+
+    def __init__(self, problems):
+        lines = [str(p) for p in problems[:self.shown]]
+        if len(problems) > self.shown:
+            lines.append('... and %d more problems' % (len(problems) - self.shown))
+        lines.append('%d bad line(s) in the data; --skip-bad-lines skips them' % len(problems))
+        super(DataErrors, self).__init__('\n'.join(lines))
+        self.problems = problems
+
+
+class BadLines(object):
+    """Collects the data problems found while reading. Reading goes on past a bad
+    record, so that all of them are reported at once; with ``skip`` the bad records
+    are left out and counted instead of stopping the run."""
+
+    def __init__(self, skip=False):
+        self.skip = skip
+        self.problems = []
+
+    @contextlib.contextmanager
+    def guard(self):
+        """Run the reading of one record; a DataError in it is recorded."""
+        try:
+            yield
+        except DataError as problem:
+            self.problems.append(problem)
+
+
+def read_json_lines(path, bad_lines):
+    """[(location, object)] of a JSON-lines file; blank lines are ignored."""
+    records, lines = [], 0
+    with open_binary(path) as f:
+        for number, raw in enumerate(f, 1):
+            location = Location(path, number)
+            with bad_lines.guard():
+                text = decode(raw, location, first=number == 1)
+                if not text.strip():
+                    continue
+                lines += 1
+                try:
+                    record = json.loads(text)
+                except ValueError as e:
+                    raise DataError(location, None, 'not valid JSON (%s)' % e)
+                if not isinstance(record, dict):
+                    raise DataError(location, None, 'expected a JSON object, got %s' % type(record).__name__)
+                records.append((location, record))
+    if not lines and not bad_lines.problems:
+        raise DataError(Location(path), None, 'empty file')
     return records
 
 
 def read_json(path):
-    with open_text(path) as f:
-        try:
-            return json.load(f)
-        except ValueError as e:
-            raise DataError(path, 0, None, 'not valid JSON (%s)' % e)
+    """The JSON document in ``path``; errors name the line they are on."""
+    with open_binary(path) as f:
+        raw = f.read()
+    try:
+        text = raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise DataError(Location(path, line), None, 'not UTF-8 text (byte 0x%02x)' % raw[e.start])
+    if not text.strip():
+        raise DataError(Location(path), None, 'empty file')
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise DataError(Location(path, getattr(e, 'lineno', None)), None, 'not valid JSON (%s)' % e)
 
 
-def open_text(path):
+def decode(raw, location, first=False):
+    try:
+        return raw.decode('utf-8-sig' if first else 'utf-8')
+    except UnicodeDecodeError as e:
+        raise DataError(location, None, 'not UTF-8 text (byte 0x%02x at column %d)' % (
+            raw[e.start], e.start + 1))
+
+
+def open_binary(path):
     if not os.path.isfile(path):
         raise InputError('data file not found: %s' % path)
-    return open(path, encoding='utf-8')
+    return open(path, 'rb')
 
 
-def field(record, name, path, line, kind=None):
+def field(record, name, location, kind=None):
     """``record[name]``, which must exist (and be a ``kind`` if given)."""
+    if not isinstance(record, dict):
+        raise DataError(location, None, 'expected a JSON object, got %r' % (record,))
     if name not in record:
-        raise DataError(path, line, name, 'missing')
+        raise DataError(location, name, 'missing')
     value = record[name]
-    if kind is not None and not isinstance(value, kind):
-        raise DataError(path, line, name, 'expected %s, got %r' % (
-            kind.__name__ if isinstance(kind, type) else ' or '.join(k.__name__ for k in kind), value))
+    if kind is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else ' or '.join(k.__name__ for k in kind)
+        raise DataError(location, name, 'expected %s, got %s' % (names, json.dumps(value, ensure_ascii=False)))
     return value
+
+
+def list_of(record, name, location, kind):
+    """``record[name]``: a list whose items are all ``kind``."""
+    return checked_list(field(record, name, location, list), kind, location, name)
+
+
+def checked_list(values, kind, location, name):
+    if not isinstance(values, list):
+        raise DataError(location, name, 'expected a list, got %s' % json.dumps(values, ensure_ascii=False))
+    for value in values:
+        if not isinstance(value, kind):
+            raise DataError(location, name, 'expected a list of %s, got %s' % (
+                kind.__name__, json.dumps(value, ensure_ascii=False)))
+    return values
 
 
 def write_atomically(path, text):
@@ -73,7 +168,8 @@ def atomic_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         os.makedirs(folder)
-    handle, temporary = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=PARTIAL_PREFIX + os.path.basename(path) + '.',
+                                         suffix=PARTIAL_SUFFIX, dir=folder)
     os.close(handle)
     try:
         yield temporary
@@ -83,6 +179,14 @@ def atomic_path(path):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def remove_partial_files(folder):
+    """Remove what a killed process left of interrupted atomic writes."""
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if name.startswith(PARTIAL_PREFIX) and name.endswith(PARTIAL_SUFFIX):
+                os.remove(os.path.join(root, name))
 
 
 def current_umask():

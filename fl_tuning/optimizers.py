@@ -3,6 +3,10 @@ piecewise-linear schedule and, for accumulation > 1, bert4keras' gradient
 accumulation, composed from the same bert4keras 0.10.8 wrappers so that their
 quirks (ORIGINAL_SPEC §8) carry over unchanged.
 """
+import keras.backend
+import numpy as np
+import tensorflow as tf
+from bert4keras.backend import K
 from bert4keras.optimizers import (
     Adam,
     extend_with_gradient_accumulation,
@@ -13,9 +17,49 @@ from bert4keras.optimizers import (
 WEIGHT_DECAY_RATE = 0.01
 EXCLUDE_FROM_WEIGHT_DECAY = ['Norm', 'bias']
 
+
+
+def extend_with_ordered_step_reads(BaseOptimizer):
+    """Reads of the step counter see its incremented value, always.
+
+    Keras' Adam increments ``iterations`` in the training step, and the bias
+    correction, bert4keras' schedule and its accumulation condition read it in the
+    same step without an order: TensorFlow's scheduling decides which value they
+    see, so CPU runs differed in the last bits run to run (and a resumed run from
+    an uninterrupted one). The original's behaviour as probed (ORIGINAL_SPEC §8.3:
+    post-increment reads everywhere) is made the rule: the counter is incremented
+    first and every read in the step uses that value.
+    """
+    class NewOptimizer(BaseOptimizer):
+        @K.symbolic
+        def get_updates(self, loss, params):
+            counter = self.iterations
+            step = tf.identity(K.update_add(counter, 1))
+            keras_update_add = keras.backend.update_add
+
+            def update_add(x, increment):
+                # Adam's own increment of the counter: done above already.
+                return step if x is step else keras_update_add(x, increment)
+
+            self.iterations = step
+            keras.backend.update_add = update_add
+            try:
+                updates = super(NewOptimizer, self).get_updates(loss, params)
+            finally:
+                keras.backend.update_add = keras_update_add
+                self.iterations = counter
+            self.weights = [counter if w is step else w for w in self.weights]
+            return updates
+
+    return NewOptimizer
+
+
 AdamW = extend_with_weight_decay(Adam, name='AdamW')
 AdamWLR = extend_with_piecewise_linear_lr(AdamW, name='AdamWLR')
 AdamWLRG = extend_with_gradient_accumulation(AdamWLR, name='AdamWG')
+OrderedAdamWLR = extend_with_ordered_step_reads(AdamWLR)
+OrderedAdamWLRG = extend_with_ordered_step_reads(AdamWLRG)
+OrderedAdamWLR.__name__, OrderedAdamWLRG.__name__ = 'AdamWLR', 'AdamWG'  # the original's names
 
 
 def learning_rate_schedule(num_warmup_steps, num_train_steps, grad_accum_steps=1):
@@ -40,5 +84,15 @@ def get_optimizer(learning_rate, num_warmup_steps, num_train_steps,
         exclude_from_weight_decay=list(exclude_from_weight_decay),
     )
     if grad_accum_steps > 1:
-        return AdamWLRG(grad_accum_steps=grad_accum_steps, **kwargs)
-    return AdamWLR(**kwargs)
+        return OrderedAdamWLRG(grad_accum_steps=grad_accum_steps, **kwargs)
+    return OrderedAdamWLR(**kwargs)
+
+
+def learning_rate_at(optimizer, step):
+    """The effective learning rate at micro-step ``step``: the base rate times
+    bert4keras' piecewise-linear multiplier (which starts from (0, 0))."""
+    points = sorted(optimizer.lr_schedule.items())
+    if points[0][0] != 0:
+        points = [(0, 0.0)] + points
+    steps, multipliers = zip(*points)
+    return float(K.get_value(optimizer.learning_rate)) * float(np.interp(step, steps, multipliers))

@@ -1,6 +1,12 @@
 """One run: a task on a backbone with the tuning methods, trained as the original
-does (best epoch on dev), then the CLUE submission files from the best weights."""
+does (best epoch on dev), then the CLUE submission files from the best weights.
+
+Every file a run writes is written atomically. After each epoch the run saves its
+state (trained weights, optimizer, random generators), so that ``resume=True``
+continues a killed run from its last completed epoch with the same result.
+"""
 import glob
+import hashlib
 import json
 import os
 import random
@@ -11,14 +17,19 @@ import tensorflow as tf
 from bert4keras.backend import K
 from tqdm import tqdm
 
+from fl_tuning.checkpoints import check_model_files
+from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
-from fl_tuning.io import write_atomically
+from fl_tuning.io import BadLines, DataErrors, remove_partial_files, write_atomically
 from fl_tuning.models import build_model, parameter_report
-from fl_tuning.optimizers import get_optimizer
+from fl_tuning.optimizers import get_optimizer, learning_rate_at
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
-from fl_tuning.weights import load_trained_weights, save_trained_weights
+from fl_tuning.weights import (
+    checkpoint_fingerprint, fingerprint, library_versions, load_state, load_tuned_weights,
+    read_state, save_state, save_tuned_weights,
+)
 
 # Flags that override a task's row of the hyperparameter table.
 OVERRIDABLE = ('epochs', 'batch_size', 'learning_rate', 'maxlen', 'grad_accum_steps',
@@ -28,7 +39,7 @@ OVERRIDABLE = ('epochs', 'batch_size', 'learning_rate', 'maxlen', 'grad_accum_st
 class RunConfig(object):
     def __init__(self, backbone, task, data_dir, model_dir, output_dir, checkpoint=None,
                  ffn_prompt_size=160, prompt_size=0, seed=None, fused_feed_forward=False,
-                 progress=True, **overrides):
+                 progress=True, resume=False, skip_bad_lines=False, **overrides):
         unknown = set(overrides) - set(OVERRIDABLE)
         if unknown:
             raise ValueError('unknown hyperparameter(s): %s' % ', '.join(sorted(unknown)))
@@ -36,11 +47,14 @@ class RunConfig(object):
         self.model_dir, self.output_dir, self.checkpoint = model_dir, output_dir, checkpoint
         self.ffn_prompt_size, self.prompt_size = ffn_prompt_size, prompt_size
         self.seed, self.fused_feed_forward, self.progress = seed, fused_feed_forward, progress
+        self.resume, self.skip_bad_lines = resume, skip_bad_lines
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
 
 
 class ModelFiles(object):
-    def __init__(self, model_dir, checkpoint=None):
+    """The pretrained model's files, found and checked against each other."""
+
+    def __init__(self, model_dir, checkpoint, backbone, log):
         if not os.path.isdir(model_dir):
             raise InputError('model dir not found: %s' % model_dir)
         self.config = os.path.join(model_dir, 'bert_config.json')
@@ -49,6 +63,9 @@ class ModelFiles(object):
             if not os.path.isfile(path):
                 raise InputError('%s not found: %s' % (what, path))
         self.checkpoint = locate_checkpoint(model_dir, checkpoint)
+        check_model_files(backbone, self.config, self.checkpoint, self.vocab, warn=log)
+        self.fingerprints = {'checkpoint_fingerprint': checkpoint_fingerprint(self.checkpoint),
+                             'vocab_fingerprint': fingerprint(self.vocab)}
 
 
 def locate_checkpoint(model_dir, checkpoint=None):
@@ -71,6 +88,64 @@ def locate_checkpoint(model_dir, checkpoint=None):
         model_dir, ', '.join(os.path.basename(i)[:-len('.index')] for i in indexes)))
 
 
+def progress_bar(enabled, iterable, description, total=None):
+    return tqdm(iterable, desc=description, total=total, disable=not enabled, leave=False,
+                dynamic_ncols=True)
+
+
+def predict_results(model, task, encoded, batch_size, progress, description):
+    """The task's per-example results of the model on ``encoded``, in order."""
+    results = []
+    total = int(np.ceil(len(encoded) / float(batch_size)))
+    for batch in progress_bar(progress, batches(encoded, batch_size, shuffle=False), description, total):
+        inputs, _ = collate(task, batch)
+        results.extend(task.reduce(model.predict_on_batch(inputs), batch))
+    return results
+
+
+def write_submission(model, task, tokenizer, examples, encoded, batch_size, path, progress):
+    """Predict one test file and write its submission atomically."""
+    results = predict_results(model, task, encoded, batch_size, progress, 'predict %s' % os.path.basename(path))
+    write_atomically(path, task.submission(examples, encoded, results, tokenizer))
+    return path
+
+
+def draw_seed():
+    return int.from_bytes(os.urandom(4), 'little') % (2 ** 31)
+
+
+def random_states():
+    """NumPy's and Python's generator states, as JSON values."""
+    name, keys, position, has_gauss, gauss = np.random.get_state()
+    version, python_state, gauss_next = random.getstate()
+    return {'numpy': [name, keys.tolist(), position, has_gauss, gauss],
+            'python': [version, list(python_state), gauss_next]}
+
+
+def restore_random_states(states):
+    name, keys, position, has_gauss, gauss = states['numpy']
+    np.random.set_state((name, np.array(keys, dtype='uint32'), position, has_gauss, gauss))
+    version, python_state, gauss_next = states['python']
+    random.setstate((version, tuple(python_state), gauss_next))
+
+
+def completed_summary(record_path):
+    """The summary line of a finished run's record, or None."""
+    if not os.path.isfile(record_path):
+        return None
+    with open(record_path, encoding='utf-8') as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return lines[-1]['summary'] if lines and 'summary' in lines[-1] else None
+
+
+def saved_seed(state_path, record_path, default):
+    """The seed of the run being resumed (from its state or finished record)."""
+    if os.path.isfile(state_path):
+        return read_state(state_path)['settings']['seed']
+    summary = completed_summary(record_path)
+    return summary['settings']['seed'] if summary else default
+
+
 class Run(object):
     """The steps of a run, in order; ``execute`` does them all."""
 
@@ -81,29 +156,48 @@ class Run(object):
         self.hyperparameters = dict(self.task.hyperparameters, **config.overrides)
         self.task.hyperparameters = self.hyperparameters
         self.data_dir = os.path.join(config.data_dir, self.task.name)
-        self.weights_path = os.path.join(config.output_dir, 'weights', '%s.weights' % self.task.name)
-        self.record_path = os.path.join(config.output_dir, 'records', '%s.jsonl' % self.task.name)
-        self.epochs = []
+        out = config.output_dir
+        self.weights_path = os.path.join(out, 'weights', '%s.weights' % self.task.name)
+        self.record_path = os.path.join(out, 'records', '%s.jsonl' % self.task.name)
+        self.state_path = os.path.join(out, 'state', '%s.state' % self.task.name)
+        self.seed = config.seed if config.seed is not None else draw_seed()
+        self.epochs, self.best, self.best_epoch, self.step = [], 0.0, None, 0
+        self.skipped = []
+        self.started = time.time()
 
     def path(self, name):
         return os.path.join(self.data_dir, name)
 
+    # -- before any model is built --------------------------------------------
     def check_inputs(self):
-        """Every file the run reads exists, before anything heavy happens."""
+        """Every file the run reads exists and the model files agree."""
         if not os.path.isdir(self.config.data_dir):
             raise InputError('data dir not found: %s' % self.config.data_dir)
         for path in self.task.data_paths(self.config.data_dir):
             if not os.path.isfile(path):
                 raise InputError('data file not found: %s' % path)
-        self.model_files = ModelFiles(self.config.model_dir, self.config.checkpoint)
+        self.model_files = ModelFiles(self.config.model_dir, self.config.checkpoint,
+                                      self.config.backbone, self.log)
 
     def load_data(self):
+        """Read and check every data file, then encode every example once."""
         token_dict, self.keep_tokens = load_vocabulary(self.model_files.vocab)
         self.tokenizer = build_tokenizer(token_dict)
         task = self.task
-        self.train_examples = task.read([self.path(f) for f in task.train_files], 'train')
-        self.dev_examples = task.read([self.path(f) for f in task.dev_files], 'dev')
-        self.tests = [(t, task.read([self.path(t.source)], 'test')) for t in task.test_files]
+        bad_lines = BadLines(skip=self.config.skip_bad_lines)
+        self.train_examples = task.read([self.path(f) for f in task.train_files], 'train', bad_lines)
+        self.dev_examples = task.read([self.path(f) for f in task.dev_files], 'dev', bad_lines)
+        # Test lines are never skipped: a submission must answer every one.
+        test_lines = BadLines()
+        self.tests = [(t, task.read([self.path(t.source)], 'test', test_lines)) for t in task.test_files]
+        problems = test_lines.problems + ([] if bad_lines.skip else bad_lines.problems)
+        if problems:
+            raise DataErrors(problems)
+        self.skipped = [str(problem) for problem in bad_lines.problems]
+        if self.skipped:
+            self.log('skipped %d bad record(s):' % len(self.skipped))
+            for problem in self.skipped:
+                self.log('  %s' % problem)
         for examples, what in ((self.train_examples, 'training'), (self.dev_examples, 'dev')):
             if not examples:
                 raise InputError('no %s examples in %s' % (what, self.data_dir))
@@ -115,102 +209,161 @@ class Run(object):
     def encode(self, examples, what):
         # Encoded once; the original re-tokenised every example every epoch.
         return [self.task.encode(e, self.tokenizer, self.hyperparameters)
-                for e in self.progress(examples, 'encode %s' % what)]
+                for e in progress_bar(self.config.progress, examples, 'encode %s' % what)]
 
-    def progress(self, iterable, description, total=None):
-        return tqdm(iterable, desc=description, total=total, disable=not self.config.progress,
-                    leave=False, dynamic_ncols=True)
-
-    def seed(self):
-        if self.config.seed is not None:
-            random.seed(self.config.seed)
-            np.random.seed(self.config.seed)
-            tf.set_random_seed(self.config.seed)
-
-    def build(self):
+    # -- what identifies the run ----------------------------------------------
+    def settings(self):
+        """What a resumed run must share with the run it continues."""
         config = self.config
-        self.transformer = build_model(
-            config.backbone, self.model_files.config, self.model_files.checkpoint,
-            ffn_prompt_size=config.ffn_prompt_size, prompt_size=config.prompt_size,
-            keep_tokens=self.keep_tokens, fused_feed_forward=config.fused_feed_forward)
-        self.model, loss = self.task.build(self.transformer)
+        data = hashlib.sha256()
+        for path in self.task.data_paths(config.data_dir):
+            data.update(fingerprint(path).encode('ascii'))
+        return dict(self.model_files.fingerprints, backbone=config.backbone, task=self.task.name,
+                    ffn_prompt_size=config.ffn_prompt_size, prompt_size=config.prompt_size,
+                    fused_feed_forward=config.fused_feed_forward, seed=self.seed,
+                    hyperparameters=self.hyperparameters, skip_bad_lines=config.skip_bad_lines,
+                    data_fingerprint='sha256:' + data.hexdigest())
+
+    def manifest(self):
+        """What the tuned-weights file says about itself."""
+        return dict(self.settings(), task_state=self.task.state(), versions=library_versions(),
+                    checkpoint=os.path.abspath(self.model_files.checkpoint),
+                    trainable_parameters=self.parameters['trainable'] + self.parameters['head'],
+                    epoch=self.best_epoch, dev=self.epochs[-1]['dev'] if self.epochs else None)
+
+    # -- the model -------------------------------------------------------------
+    def build(self):
+        """Builds in the current default graph (start from ``K.clear_session()``)."""
+        config = self.config
+        random.seed(self.seed)
+        np.random.seed(self.seed)
+        tf.set_random_seed(self.seed)
+        self.dropout = SeededDropout(self.seed)
+        with self.dropout.installed():
+            self.transformer = build_model(
+                config.backbone, self.model_files.config, self.model_files.checkpoint,
+                ffn_prompt_size=config.ffn_prompt_size, prompt_size=config.prompt_size,
+                keep_tokens=self.keep_tokens, fused_feed_forward=config.fused_feed_forward)
+            self.model, loss = self.task.build(self.transformer)
         h = self.hyperparameters
         self.steps_per_epoch = int(np.ceil(len(self.encoded_train) / float(h['batch_size'])))
-        optimizer = get_optimizer(h['learning_rate'], h['num_warmup_steps'],
-                                  self.steps_per_epoch * h['epochs'],
-                                  grad_accum_steps=h['grad_accum_steps'])
-        self.model.compile(loss=loss, optimizer=optimizer)
+        self.optimizer = get_optimizer(h['learning_rate'], h['num_warmup_steps'],
+                                       self.steps_per_epoch * h['epochs'],
+                                       grad_accum_steps=h['grad_accum_steps'])
+        self.model.compile(loss=loss, optimizer=self.optimizer)
+        self.model._make_train_function()  # creates the optimizer's variables now
         self.parameters = parameter_report(self.transformer)
         self.parameters['head'] = int(sum(K.count_params(w) for w in self.model.trainable_weights)
                                       - self.parameters['trainable'])
 
-    def predict(self, encoded, description):
-        results = []
-        batch_size = self.hyperparameters['batch_size']
-        total = int(np.ceil(len(encoded) / float(batch_size)))
-        for batch in self.progress(batches(encoded, batch_size, shuffle=False), description, total):
-            inputs, _ = collate(self.task, batch)
-            results.extend(self.task.reduce(self.model.predict_on_batch(inputs), batch))
-        return results
+    # -- resuming ---------------------------------------------------------------
+    def resume(self):
+        """Continue from the saved state if there is one (and it is this run's).
+        Returns the summary of an already completed run, else None."""
+        if os.path.isfile(self.state_path):
+            state = read_state(self.state_path)
+            self.check_same_settings(state['settings'], self.state_path)
+            load_state(self.model, self.state_path)
+            self.epochs, self.best, self.best_epoch = state['epochs'], state['best'], state['best_epoch']
+            self.step = state['step']
+            restore_random_states(state['random'])
+            self.log('resuming after epoch %d of %d (best dev %s %.5f)' % (
+                len(self.epochs), self.hyperparameters['epochs'], self.task.metric, self.best))
+            return None
+        summary = completed_summary(self.record_path)
+        if summary is not None:
+            self.check_same_settings(summary['settings'], self.record_path)
+            self.log('%s is complete already: nothing to resume' % self.record_path)
+            return summary
+        self.log('no saved state in %s: starting from the first epoch' % self.state_path)
+        return None
 
+    def check_same_settings(self, saved, path):
+        mine = json.loads(json.dumps(self.settings(), sort_keys=True))
+        if saved != mine:
+            differing = sorted(k for k in set(mine) | set(saved) if mine.get(k) != saved.get(k))
+            raise InputError('%s was written by a run with other settings (%s): resume with the '
+                             'same settings, or start anew without --resume' % (path, ', '.join(differing)))
+
+    def save_state(self):
+        save_state(self.model, self.state_path, {
+            'settings': self.settings(), 'epochs': self.epochs, 'best': self.best,
+            'best_epoch': self.best_epoch, 'step': self.step, 'random': random_states(),
+        })
+
+    # -- training ---------------------------------------------------------------
     def train_epoch(self, epoch):
         h = self.hyperparameters
         losses = []
-        bar = self.progress(batches(self.encoded_train, h['batch_size'], shuffle=True),
-                            'epoch %d/%d' % (epoch, h['epochs']), self.steps_per_epoch)
+        bar = progress_bar(self.config.progress, batches(self.encoded_train, h['batch_size'], shuffle=True),
+                           'epoch %d/%d' % (epoch, h['epochs']), self.steps_per_epoch)
         for batch in bar:
             inputs, labels = collate(self.task, batch)
+            self.dropout.set_step(self.step)
             losses.append(float(self.model.train_on_batch(inputs, labels)))
+            self.step += 1
             if self.config.progress:
                 bar.set_postfix(loss='%.4f' % np.mean(losses))
         return float(np.mean(losses))
 
     def train(self):
         h = self.hyperparameters
-        best, self.best_epoch = 0.0, None  # the original's initial best is 0
-        for epoch in range(1, h['epochs'] + 1):
+        for epoch in range(len(self.epochs) + 1, h['epochs'] + 1):
             started = time.time()
             loss = self.train_epoch(epoch)
-            metrics = self.task.evaluate(self.dev_examples, self.encoded_dev, self.predict(self.encoded_dev, 'dev'))
+            train_seconds = time.time() - started
+            results = predict_results(self.model, self.task, self.encoded_dev, h['batch_size'],
+                                      self.config.progress, 'dev')
+            metrics = self.task.evaluate(self.dev_examples, self.encoded_dev, results)
             score = metrics[self.task.metric]
-            improved = self.task.improves(score, best)
+            improved = self.task.improves(score, self.best)
+            self.epochs.append({
+                'epoch': epoch, 'train_loss': loss, 'dev': metrics, 'improved': improved,
+                'learning_rate': learning_rate_at(self.optimizer, K.get_value(self.optimizer.iterations)),
+                'seconds': round(time.time() - started, 3),
+                'examples_per_second': round(len(self.encoded_train) / train_seconds, 2),
+            })
             if improved:
-                best, self.best_epoch = score, epoch
-                save_trained_weights(self.model, self.weights_path)
-            self.epochs.append({'epoch': epoch, 'train_loss': loss, 'dev': metrics,
-                                'improved': improved, 'seconds': round(time.time() - started, 3)})
+                self.best, self.best_epoch = score, epoch
+                save_tuned_weights(self.model, self.weights_path, self.manifest())
+            self.save_state()
             self.write_record()
             self.log('epoch %d/%d: train loss %.4f, dev %s %.5f%s (best %.5f)' % (
-                epoch, h['epochs'], loss, self.task.metric, score, ' *' if improved else '', best))
+                epoch, h['epochs'], loss, self.task.metric, score, ' *' if improved else '', self.best))
         if self.best_epoch is None:
             # The original would crash loading a file it never wrote; keep the last epoch.
-            self.log('dev %s never rose above 0: using the last epoch\'s weights' % self.task.metric)
-            save_trained_weights(self.model, self.weights_path)
-        load_trained_weights(self.model, self.weights_path)
+            self.log("dev %s never rose above 0: using the last epoch's weights" % self.task.metric)
+            save_tuned_weights(self.model, self.weights_path, self.manifest())
+        load_tuned_weights(self.model, self.weights_path, self.settings())
 
+    # -- outputs ------------------------------------------------------------------
     def write_submissions(self):
         results_dir = os.path.join(self.config.output_dir, 'results')
-        self.submissions = []
-        for (test_file, examples), encoded in zip(self.tests, self.encoded_tests):
-            results = self.predict(encoded, 'predict %s' % test_file.source)
-            text = self.task.submission(examples, encoded, results, self.tokenizer)
-            path = os.path.join(results_dir, test_file.submission)
-            write_atomically(path, text)
-            self.submissions.append(path)
+        self.submissions = [
+            write_submission(self.model, self.task, self.tokenizer, examples, encoded,
+                             self.hyperparameters['batch_size'],
+                             os.path.join(results_dir, test_file.submission), self.config.progress)
+            for (test_file, examples), encoded in zip(self.tests, self.encoded_tests)
+        ]
 
     def summary(self):
         best = self.epochs[self.best_epoch - 1]['dev'] if self.best_epoch else self.epochs[-1]['dev']
         return {
             'task': self.task.name, 'backbone': self.config.backbone,
             'ffn_prompt_size': self.config.ffn_prompt_size, 'prompt_size': self.config.prompt_size,
-            'hyperparameters': self.hyperparameters, 'seed': self.config.seed,
+            'hyperparameters': self.hyperparameters, 'seed': self.seed,
             'metric': self.task.metric, 'best_epoch': self.best_epoch, 'best_dev': best,
             'parameters': self.parameters, 'weights': self.weights_path,
-            'submissions': getattr(self, 'submissions', []),
+            'submissions': getattr(self, 'submissions', []), 'skipped_records': len(self.skipped),
+            'seconds': round(sum(e['seconds'] for e in self.epochs), 3),
+            'settings': self.settings(),
         }
 
     def write_record(self, final=False):
-        lines = [json.dumps(e, sort_keys=True) for e in self.epochs]
+        """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
+        header = {'run': dict(self.settings(), started=time.strftime('%Y-%m-%dT%H:%M:%S%z',
+                                                                    time.localtime(self.started)))}
+        lines = [json.dumps(header, sort_keys=True)] + [json.dumps(e, sort_keys=True) for e in self.epochs]
         if final:
             lines.append(json.dumps({'summary': self.summary()}, sort_keys=True))
         write_atomically(self.record_path, ''.join(line + '\n' for line in lines))
@@ -218,12 +371,23 @@ class Run(object):
     def execute(self):
         self.check_inputs()
         self.load_data()
-        self.seed()
+        if os.path.isdir(self.config.output_dir):
+            remove_partial_files(self.config.output_dir)
+        if self.config.resume and self.config.seed is None:
+            self.seed = saved_seed(self.state_path, self.record_path, self.seed)
         self.build()
-        self.log('%s on %s: %d train / %d dev examples; %s trainable parameters (+%d head)' % (
+        if self.config.resume:
+            completed = self.resume()
+            if completed is not None:
+                return completed
+        self.log('%s on %s: %d train / %d dev examples; %s trainable parameters (+%d head); seed %d' % (
             self.task.name, self.config.backbone, len(self.train_examples), len(self.dev_examples),
-            '{:,}'.format(self.parameters['trainable']), self.parameters['head']))
+            '{:,}'.format(self.parameters['trainable']), self.parameters['head'], self.seed))
         self.train()
         self.write_submissions()
         self.write_record(final=True)
+        if os.path.isfile(self.state_path):  # the run is complete: its record says all
+            os.remove(self.state_path)
+            if not os.listdir(os.path.dirname(self.state_path)):
+                os.rmdir(os.path.dirname(self.state_path))
         return self.summary()

@@ -1,37 +1,141 @@
-"""Saving and loading only the weights a run trains (tuned units, prefixes, head),
-by layer name, in HDF5. The frozen backbone comes from the pretrained checkpoint."""
+"""Tuned-weights files: only what a run trains (FL units, prefixes, task head), by
+layer name, in HDF5, with a manifest that says what they were tuned from. The frozen
+backbone comes from the pretrained checkpoint, which the manifest fingerprints.
+
+The same layout stores a run's resumable state (weights plus optimizer slots).
+"""
+import hashlib
+import json
+import platform
+
+import bert4keras
 import h5py
+import keras
+import numpy as np
+import tensorflow as tf
 from bert4keras.backend import K
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import atomic_path
+
+FORMAT = 'fl-tuning-weights/1'
+# Manifest entries that must match the model a file is loaded onto.
+MUST_MATCH = ('backbone', 'task', 'ffn_prompt_size', 'prompt_size', 'checkpoint_fingerprint',
+              'vocab_fingerprint')
+
+
+def fingerprint(path):
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return 'sha256:' + digest.hexdigest()
+
+
+def checkpoint_fingerprint(prefix):
+    # The .index holds every tensor's name, shape and CRC32C, so it identifies the
+    # checkpoint's values without reading its (large) data files.
+    return fingerprint(prefix + '.index')
+
+
+def library_versions():
+    from fl_tuning import __version__
+    return {'fl_tuning': __version__, 'tensorflow': tf.__version__, 'keras': keras.__version__,
+            'bert4keras': bert4keras.__version__, 'numpy': np.__version__,
+            'python': platform.python_version()}
 
 
 def trained_layers(model):
     return [layer for layer in model.layers if layer.trainable_weights]
 
 
-def save_trained_weights(model, path):
-    """Write atomically: a crash while saving leaves the previous file intact."""
+def write_layers(group, model):
+    for layer in trained_layers(model):
+        layer_group = group.create_group(layer.name)
+        for i, value in enumerate(K.batch_get_value(layer.trainable_weights)):
+            layer_group.create_dataset(str(i), data=value)
+
+
+def layer_values(group, model, path):
+    """(weight, value) pairs for the model's trained layers, shapes checked."""
+    pairs = []
+    for layer in trained_layers(model):
+        if layer.name not in group:
+            raise InputError('%s has no weights for layer %s' % (path, layer.name))
+        for i, weight in enumerate(layer.trainable_weights):
+            value = group[layer.name][str(i)][()]
+            if value.shape != K.int_shape(weight):
+                raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
+                    path, layer.name, i, value.shape, K.int_shape(weight)))
+            pairs.append((weight, value))
+    return pairs
+
+
+def save_tuned_weights(model, path, manifest):
+    """Written atomically: a crash while saving leaves the previous file intact."""
     with atomic_path(path) as temporary:
         with h5py.File(temporary, 'w') as f:
-            for layer in trained_layers(model):
-                group = f.create_group(layer.name)
-                for i, value in enumerate(K.batch_get_value(layer.trainable_weights)):
-                    group.create_dataset(str(i), data=value)
+            f.attrs['format'] = FORMAT
+            f.attrs['manifest'] = json.dumps(manifest, sort_keys=True)
+            write_layers(f.create_group('weights'), model)
 
 
-def load_trained_weights(model, path):
-    pairs = []
+def read_manifest(path):
+    try:
+        with h5py.File(path, 'r') as f:
+            if f.attrs.get('format') != FORMAT:
+                raise InputError('%s is not an fl_tuning tuned-weights file' % path)
+            return json.loads(f.attrs['manifest'])
+    except (IOError, OSError):
+        raise InputError('cannot read tuned-weights file %s' % path)
+
+
+def check_manifest(manifest, expected, path):
+    """Refuse a file whose manifest disagrees with ``expected`` on MUST_MATCH."""
+    for key in MUST_MATCH:
+        if key in expected and manifest.get(key) != expected[key]:
+            raise InputError('%s was tuned with %s = %s, but this model has %s: refusing to load it'
+                             % (path, key, manifest.get(key), expected[key]))
+
+
+def load_tuned_weights(model, path, expected):
+    """Load ``path`` onto ``model`` if its manifest agrees with ``expected``."""
+    manifest = read_manifest(path)
+    check_manifest(manifest, expected, path)
     with h5py.File(path, 'r') as f:
-        for layer in trained_layers(model):
-            if layer.name not in f:
-                raise InputError('%s has no weights for layer %s' % (path, layer.name))
-            group = f[layer.name]
-            for i, weight in enumerate(layer.trainable_weights):
-                value = group[str(i)][()]
-                if value.shape != K.int_shape(weight):
-                    raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
-                        path, layer.name, i, value.shape, K.int_shape(weight)))
-                pairs.append((weight, value))
+        K.batch_set_value(layer_values(f['weights'], model, path))
+    return manifest
+
+
+def optimizer_variables(optimizer):
+    """Adam's step counter and slots, and the accumulated gradients if any."""
+    return list(optimizer.weights) + list(getattr(optimizer, 'accum_grads', []))
+
+
+def save_state(model, path, state):
+    """Everything a resumed run needs: trained weights, optimizer variables, ``state``."""
+    with atomic_path(path) as temporary:
+        with h5py.File(temporary, 'w') as f:
+            f.attrs['format'] = FORMAT + '/state'
+            f.attrs['state'] = json.dumps(state, sort_keys=True)
+            write_layers(f.create_group('weights'), model)
+            optimizer = f.create_group('optimizer')
+            for i, value in enumerate(K.batch_get_value(optimizer_variables(model.optimizer))):
+                optimizer.create_dataset(str(i), data=value)
+
+
+def read_state(path):
+    with h5py.File(path, 'r') as f:
+        return json.loads(f.attrs['state'])
+
+
+def load_state(model, path):
+    with h5py.File(path, 'r') as f:
+        pairs = layer_values(f['weights'], model, path)
+        variables = optimizer_variables(model.optimizer)
+        if len(f['optimizer']) != len(variables):
+            raise InputError('%s holds %d optimizer variables, the run has %d' % (
+                path, len(f['optimizer']), len(variables)))
+        pairs += [(v, f['optimizer'][str(i)][()]) for i, v in enumerate(variables)]
     K.batch_set_value(pairs)

@@ -107,8 +107,9 @@ def test_every_task_runs_end_to_end(tiny_models, clue_data, tmp_path, backbone, 
     for test_file, path in zip(get_task(task).test_files, expected):
         check_submission(task, clue_data, path, test_file.source)
     records = lines(os.path.join(str(tmp_path), 'records', '%s.jsonl' % task))
-    assert [r['epoch'] for r in records[:-1]] == [1]
-    assert records[-1]['summary']['metric'] in records[0]['dev']
+    assert records[0]['run']['task'] == task and records[0]['run']['seed'] == 0
+    assert [r['epoch'] for r in records[1:-1]] == [1]
+    assert records[-1]['summary']['metric'] in records[1]['dev']
     assert os.path.isfile(os.path.join(str(tmp_path), 'weights', '%s.weights' % task))
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from bert4keras.backend import K
 
-from fl_tuning.io import DataError
+from fl_tuning.io import BadLines
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate
 from fl_tuning.tasks.multiple_choice import multichoice_crossentropy, sample_split
@@ -24,6 +24,14 @@ def write_lines(path, records):
     return str(path)
 
 
+def read(task, paths, split):
+    """Examples of a file that has no problems."""
+    bad_lines = BadLines()
+    examples = task.read(paths, split, bad_lines)
+    assert bad_lines.problems == []
+    return examples
+
+
 def ids(tokenizer, text):
     return tokenizer.encode(text)[0][1:-1]
 
@@ -34,7 +42,7 @@ def test_pair_encoding_has_zero_segments_and_truncates_the_longer_side(tmp_path,
     task = get_task('afqmc')
     path = write_lines(tmp_path / 'train.json', [
         {'sentence1': '我的花呗', 'sentence2': '借呗还款了吗', 'label': '1'}])
-    example, = task.read([path], 'train')
+    example, = read(task, [path], 'train')
     encoded = task.encode(example, tokenizer, dict(task.hyperparameters, maxlen=8))
     cls, sep = tokenizer.token_to_id('[CLS]'), tokenizer.token_to_id('[SEP]')
     # 4 + 6 characters + 3 specials = 13 > 8: the longer second text loses its end first
@@ -51,7 +59,7 @@ def test_wsc_marks_spans_in_textual_order(tmp_path, tokenizer):
         {'text': '他说张三来了', 'label': 'false', 'target': {
             'span1_index': 2, 'span1_text': '张三', 'span2_index': 0, 'span2_text': '他'}},
     ]
-    first, second = task.read([write_lines(tmp_path / 'train.json', records)], 'train')
+    first, second = read(task, [write_lines(tmp_path / 'train.json', records)], 'train')
     assert first.texts == ('_张三_说[他]来了', None) and first.label == 1
     assert second.texts == ('[他]说_张三_来了', None) and second.label == 0
 
@@ -59,7 +67,7 @@ def test_wsc_marks_spans_in_textual_order(tmp_path, tokenizer):
 def test_csl_joins_keywords_with_a_full_width_semicolon(tmp_path):
     task = get_task('csl')
     path = write_lines(tmp_path / 'dev.json', [{'abst': '文', 'keyword': ['一', '二'], 'label': '0'}])
-    assert task.read([path], 'dev')[0].texts == (u'一\uff1b二', '文')
+    assert read(task, [path], 'dev')[0].texts == (u'一\uff1b二', '文')
 
 
 def test_nli_drops_unknown_labels_and_defaults_to_neutral(tmp_path):
@@ -68,25 +76,26 @@ def test_nli_drops_unknown_labels_and_defaults_to_neutral(tmp_path):
         {'sentence1': 'a', 'sentence2': 'b', 'label': '-'},
         {'sentence1': 'a', 'sentence2': 'b'},
         {'sentence1': 'a', 'sentence2': 'b', 'label': 'contradiction'}])
-    assert [e.label for e in task.read([path], 'train')] == [1, 2]
+    assert [e.label for e in read(task, [path], 'train')] == [1, 2]
 
 
 def test_tnews_unknown_label_names_file_line_and_field(tmp_path):
     task = get_task('tnews')
     path = write_lines(tmp_path / 'train.json', [
         {'sentence': 'a', 'label': '101'}, {'sentence': 'b', 'label': '105'}])
-    with pytest.raises(DataError) as error:
-        task.read([path], 'train')
-    assert str(error.value).startswith("%s:2: field 'label': unknown label '105'" % path)
+    bad_lines = BadLines()
+    assert [e.label for e in task.read([path], 'train', bad_lines)] == [1]
+    problem, = bad_lines.problems
+    assert str(problem).startswith("%s:2: field 'label': unknown label '105'" % path)
 
 
 def test_classification_metric_and_submission(tmp_path, tokenizer):
     task = get_task('tnews')
-    dev = task.read([write_lines(tmp_path / 'dev.json', [
+    dev = read(task, [write_lines(tmp_path / 'dev.json', [
         {'sentence': 'a', 'label': '100'}, {'sentence': 'b', 'label': '116'}])], 'dev')
     results = [np.eye(15)[[0]], np.eye(15)[[3]]]
     assert task.evaluate(dev, None, results) == {'accuracy': 0.5}
-    test = task.read([write_lines(tmp_path / 'test.json', [
+    test = read(task, [write_lines(tmp_path / 'test.json', [
         {'id': 7, 'sentence': 'a'}, {'id': 8, 'sentence': 'b'}])], 'test')
     assert task.submission(test, None, results, tokenizer) == \
         '{"id": "7", "label": "100"}\n{"id": "8", "label": "103"}\n'
@@ -100,7 +109,7 @@ def test_c3_pads_choices_and_truncates_choice_then_question_then_passage(tmp_pat
     path.write_text(json.dumps([[['一二三四五六', '七八'], [
         {'question': '问什么', 'choice': ['甲', '乙'], 'answer': '乙', 'id': 'q1'}], 'd1']],
         ensure_ascii=False), encoding='utf-8')
-    example, = task.read([str(path)], 'train')
+    example, = read(task, [str(path)], 'train')
     assert example.choices == ['甲', '乙', u'无效答案', u'无效答案'] and example.answer == 1
     assert example.passage == '一二三四五六||七八'
     encoded = task.encode(example, tokenizer, dict(task.hyperparameters, maxlen=14))
@@ -125,7 +134,7 @@ def test_chid_examples_encoding_and_hungarian_decoding(tmp_path, tokenizer):
         {'candidates': idioms, 'content': ['我们#idiom000001#工作#idiom000002#学习']}])
     answers = tmp_path / 'dev_answer.json'
     answers.write_text('{"#idiom000001#": 0, "#idiom000002#": 1}')
-    first, second = task.read([questions, str(answers)], 'dev')
+    first, second = read(task, [questions, str(answers)], 'dev')
     assert (first.left, first.right, first.tag) == (['我们'], ['工作', '学习'], '#idiom000001#')
     assert (second.left, second.right, second.answer) == (['我们', '工作'], ['学习'], 1)
     encoded = task.encode(second, tokenizer, task.hyperparameters)
@@ -168,7 +177,7 @@ def test_cmrc2018_windows_labels_and_masks(tmp_path, tokenizer):
     task.stride = 3
     # window size 10 - 2 - 3 = 5 characters; windows [0,5) [3,8) [6,11)
     path = cmrc_file(tmp_path / 'dev.json', '一二三四五六七八九十', '问题', [('五六', 4)])
-    windows = task.read([path], 'dev')
+    windows = read(task, [path], 'dev')
     assert [(w.text, w.start, w.end) for w in windows] == [
         ('一二三四五', -1, -1), ('四五六七八', 1, 3), ('七八九十', -1, -1)]
     encoded = task.encode(windows[1], tokenizer, task.hyperparameters)
@@ -183,7 +192,7 @@ def test_cmrc2018_metric_picks_the_best_window_of_each_question(tmp_path, tokeni
     task = get_task('cmrc2018')
     task.hyperparameters = dict(task.hyperparameters, maxlen=10)
     task.stride = 3
-    windows = task.read([cmrc_file(tmp_path / 'dev.json', '一二三四五六七八九十', '问题',
+    windows = read(task, [cmrc_file(tmp_path / 'dev.json', '一二三四五六七八九十', '问题',
                                    [('五六', 4), ('五', 4)])], 'dev')
     assert len(windows) == 6  # the three windows, once per gold answer
     encoded = [task.encode(w, tokenizer, task.hyperparameters) for w in windows]
@@ -199,7 +208,7 @@ def test_cmrc2018_metric_picks_the_best_window_of_each_question(tmp_path, tokeni
 
 def test_cmrc2018_test_answer_is_cut_from_the_normalised_window(tmp_path, tokenizer):
     task = get_task('cmrc2018')
-    windows = task.read([cmrc_file(tmp_path / 'test.json', u'一二ABC三', '问', None)], 'test')
+    windows = read(task, [cmrc_file(tmp_path / 'test.json', u'一二ABC三', '问', None)], 'test')
     assert [w.text for w in windows] == [u'一二abc三']
     encoded = [task.encode(w, tokenizer, task.hyperparameters) for w in windows]
     tokens = tokenizer.tokenize(u'一二abc三')
@@ -212,7 +221,7 @@ def test_cmrc2018_test_answer_is_cut_from_the_normalised_window(tmp_path, tokeni
 
 def test_cluener_labels_metric_and_submission(tmp_path, tokenizer):
     task = get_task('cluener')
-    train = task.read([write_lines(tmp_path / 'train.json', [
+    train = read(task, [write_lines(tmp_path / 'train.json', [
         {'text': '我在北京工作', 'label': {'address': {'北京': [[2, 3]]}, 'name': {'我': [[0, 0]]}}}])], 'train')
     task.prepare(train, [])
     assert task.categories == ['address', 'name']
@@ -224,7 +233,7 @@ def test_cluener_labels_metric_and_submission(tmp_path, tokenizer):
     metrics = task.evaluate(train, [encoded], [cells])
     assert metrics['f1'] == pytest.approx(2 * 1 / (3 + 2), rel=1e-6)
     assert metrics['precision'] == pytest.approx(1 / 3.0) and metrics['recall'] == pytest.approx(0.5)
-    test = task.read([write_lines(tmp_path / 'test.json', [{'id': 3, 'text': '我在北京工作'}])], 'test')
+    test = read(task, [write_lines(tmp_path / 'test.json', [{'id': 3, 'text': '我在北京工作'}])], 'test')
     line = json.loads(task.submission(test, None, [cells], tokenizer))
     # the [CLS] cell (0, 0, 0) is skipped instead of crashing
     assert line == {'id': 3, 'text': '我在北京工作', 'label': {'address': {'北京': [[2, 3]]},

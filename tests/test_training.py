@@ -78,3 +78,26 @@ def test_schedule_keeps_the_accumulation_endpoint_quirk():
 def test_keras_adam_epsilon_is_the_original_one():
     # The original runs on standalone Keras, whose Adam uses epsilon = 1e-7.
     assert get_optimizer(1e-4, 0, 10).epsilon == pytest.approx(1e-7)
+
+
+def test_step_counter_reads_are_post_increment():
+    # ORIGINAL_SPEC §8.3: with g = 1 the first step already uses multiplier 1 - 1/T.
+    model, probe = zero_gradient_model()
+    model.compile(loss='mse', optimizer=get_optimizer(0.5, 0, 4))
+    probe.set_weights([np.array([[1.0, 2.0, 4.0]]), np.zeros(3)])
+    model.train_on_batch(np.ones((1, 1)), np.zeros((1, 3)))
+    np.testing.assert_allclose(probe.get_weights()[0], np.array([[1.0, 2.0, 4.0]]) * (1 - 0.5 * 0.01 * 0.75),
+                               rtol=1e-6)
+
+
+def test_accumulation_updates_after_micro_steps_1_3_5():
+    # g = 2: nothing moves at micro-step 0; the update at micro-step 1 reads the counter
+    # as 2, so its multiplier is 1 - 2/T with T = 4 * 2.
+    model, probe = zero_gradient_model()
+    model.compile(loss='mse', optimizer=get_optimizer(0.5, 0, 4, grad_accum_steps=2))
+    probe.set_weights([np.array([[1.0, 2.0, 4.0]]), np.zeros(3)])
+    model.train_on_batch(np.ones((1, 1)), np.zeros((1, 3)))
+    np.testing.assert_array_equal(probe.get_weights()[0], [[1.0, 2.0, 4.0]])
+    model.train_on_batch(np.ones((1, 1)), np.zeros((1, 3)))
+    np.testing.assert_allclose(probe.get_weights()[0], np.array([[1.0, 2.0, 4.0]]) * (1 - 0.5 * 0.01 * 0.75),
+                               rtol=1e-6)

@@ -46,12 +46,20 @@ class Task(object):
         self.hyperparameters = hyperparameters
 
     # -- data -------------------------------------------------------------
-    def read(self, paths, split):
-        """Examples of the ``split`` ('train', 'dev' or 'test') from ``paths``."""
+    def read(self, paths, split, bad_lines):
+        """Examples of the ``split`` ('train', 'dev' or 'test') from ``paths``; each
+        record is checked, its problems go to ``bad_lines`` (fl_tuning.io.BadLines)."""
         raise NotImplementedError
 
     def prepare(self, train, dev):
         """Learn what the data defines (e.g. cluener's categories); default: nothing."""
+
+    def state(self):
+        """What ``prepare`` learned, for the tuned-weights manifest."""
+        return {}
+
+    def restore(self, state):
+        """Take back what ``state`` returned."""
 
     def encode(self, example, tokenizer, hyperparameters):
         """An ``Encoded`` for one example."""

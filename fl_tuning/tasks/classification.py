@@ -4,7 +4,7 @@ import numpy as np
 from keras.layers import Dense, Lambda
 from keras.models import Model
 
-from fl_tuning.io import DataError, field, read_json_lines
+from fl_tuning.io import DataError, field, list_of, read_json_lines
 from fl_tuning.models import last_layer_name
 from fl_tuning.tasks.base import Encoded, Task, json_lines
 
@@ -15,14 +15,14 @@ class IntegerLabels(object):
     def __init__(self, count):
         self.count = count
 
-    def index(self, record, path, line):
+    def index(self, record, location):
         value = record.get('label', 0)
         try:
             index = int(value)
         except (TypeError, ValueError):
-            raise DataError(path, line, 'label', 'expected an integer label, got %r' % (value,))
+            raise DataError(location, 'label', 'expected an integer label, got %r' % (value,))
         if not 0 <= index < self.count:
-            raise DataError(path, line, 'label', 'label %r is outside 0..%d' % (value, self.count - 1))
+            raise DataError(location, 'label', 'label %r is outside 0..%d' % (value, self.count - 1))
         return index
 
     def name(self, index):
@@ -40,13 +40,13 @@ class NamedLabels(object):
         self.default = default
         self.drop_unknown = drop_unknown
 
-    def index(self, record, path, line):
+    def index(self, record, location):
         value = record.get('label', self.default)
         if value in self.names:
             return self.names.index(value)
         if self.drop_unknown:
             return None
-        raise DataError(path, line, 'label', 'unknown label %r (expected one of %s)' % (
+        raise DataError(location, 'label', 'unknown label %r (expected one of %s)' % (
             value, ', '.join(self.names)))
 
     def name(self, index):
@@ -54,31 +54,34 @@ class NamedLabels(object):
 
 
 def single_text(name):
-    def texts(record, path, line):
-        return field(record, name, path, line, str), None
+    def texts(record, location):
+        return field(record, name, location, str), None
     return texts
 
 
 def text_pair(first, second):
-    def texts(record, path, line):
-        return field(record, first, path, line, str), field(record, second, path, line, str)
+    def texts(record, location):
+        return field(record, first, location, str), field(record, second, location, str)
     return texts
 
 
-def keywords_and_abstract(record, path, line):
+def keywords_and_abstract(record, location):
     """csl: the keywords joined by a full-width semicolon, then the abstract."""
-    keywords = field(record, 'keyword', path, line, list)
-    return u'\uff1b'.join(keywords), field(record, 'abst', path, line, str)
+    keywords = list_of(record, 'keyword', location, str)
+    return u'\uff1b'.join(keywords), field(record, 'abst', location, str)
 
 
-def marked_wsc_text(record, path, line):
+def marked_wsc_text(record, location):
     """wsc: span 1 wrapped in '_', span 2 in '[ ]', in textual order."""
-    text = field(record, 'text', path, line, str)
-    target = field(record, 'target', path, line, dict)
+    text = field(record, 'text', location, str)
+    target = field(record, 'target', location, dict)
     spans = []
     for number, (left, right) in ((1, ('_', '_')), (2, ('[', ']'))):
-        start = field(target, 'span%d_index' % number, path, line, int)
-        span = field(target, 'span%d_text' % number, path, line, str)
+        start = field(target, 'span%d_index' % number, location, int)
+        span = field(target, 'span%d_text' % number, location, str)
+        if not 0 <= start <= start + len(span) <= len(text):
+            raise DataError(location, 'target.span%d_index' % number, 'span %r at %d lies outside '
+                            'the %d-character text' % (span, start, len(text)))
         spans.append((start, start + len(span), left, right))
     if not spans[0][0] < spans[1][0]:  # the original's 'else' branch: span 2 first
         spans.reverse()
@@ -105,17 +108,19 @@ class SentenceClassification(Task):
         self.dev_files = (dev,)
         self.test_files = tuple(tests)
 
-    def read(self, paths, split):
+    def read(self, paths, split, bad_lines):
         examples = []
         for path in paths:
-            for line, record in read_json_lines(path):
-                texts = self.texts(record, path, line)
-                if split == 'test':
-                    examples.append(Example(texts, 0, str(field(record, 'id', path, line))))
-                    continue
-                label = self.labels.index(record, path, line)
-                if label is not None:
-                    examples.append(Example(texts, label, None))
+            for location, record in read_json_lines(path, bad_lines):
+                with bad_lines.guard():
+                    texts = self.texts(record, location)
+                    if split == 'test':
+                        identifier = field(record, 'id', location, (int, str))
+                        examples.append(Example(texts, 0, str(identifier)))
+                        continue
+                    label = self.labels.index(record, location)
+                    if label is not None:
+                        examples.append(Example(texts, label, None))
         return examples
 
     def encode(self, example, tokenizer, hyperparameters):

@@ -10,7 +10,9 @@ from keras.layers import Dense, Lambda
 from keras.models import Model
 from scipy.optimize import linear_sum_assignment
 
-from fl_tuning.io import DataError, field, read_json, read_json_lines
+from fl_tuning.io import (
+    DataError, Location, checked_list, field, list_of, read_json, read_json_lines,
+)
 from fl_tuning.models import last_layer_name
 from fl_tuning.tasks.base import Encoded, Task, json_lines
 
@@ -64,34 +66,39 @@ class C3(MultipleChoice):
         self.dev_files = ('m-dev.json', 'd-dev.json')
         self.test_files = tuple(tests)
 
-    def read(self, paths, split):
+    def read(self, paths, split, bad_lines):
         examples = []
         for path in paths:
             documents = read_json(path)
             if not isinstance(documents, list):
-                raise DataError(path, 0, None, 'expected a JSON array of [passages, questions]')
-            for number, document in enumerate(documents, 1):
-                examples.extend(self.read_document(document, split, path, number))
+                raise DataError(Location(path), None, 'expected a JSON array of [passages, questions, id]')
+            for number, document in enumerate(documents):
+                location = Location(path, item='item [%d]' % number)
+                with bad_lines.guard():
+                    if not (isinstance(document, list) and len(document) >= 2):
+                        raise DataError(location, None, 'expected [passages, questions, id]')
+                    passages = checked_list(document[0], str, location, '[0] (passages)')
+                    questions = checked_list(document[1], dict, location, '[1] (questions)')
+                    for index, question in enumerate(questions):
+                        with bad_lines.guard():
+                            examples.append(self.read_question(
+                                '||'.join(passages), question, split, location.inside('[1][%d]' % index)))
         return examples
 
-    def read_document(self, document, split, path, number):
-        if not (isinstance(document, list) and len(document) >= 2
-                and isinstance(document[0], list) and isinstance(document[1], list)):
-            raise DataError(path, number, None,
-                            'item %d: expected [list of passages, list of questions]' % number)
-        passage = '||'.join(document[0])
-        for question in document[1]:
-            choices = list(field(question, 'choice', path, number, list))
-            choices += [self.padding_choice] * (self.num_choices - len(choices))
-            choices = choices[:self.num_choices]
-            answer = 0
-            if split != 'test':
-                text = field(question, 'answer', path, number, str)
-                if text not in choices:
-                    raise DataError(path, number, 'answer', '%r is not among the choices' % text)
-                answer = choices.index(text)
-            yield C3Example(passage, field(question, 'question', path, number, str), choices,
-                            answer, str(field(question, 'id', path, number)))
+    def read_question(self, passage, question, split, location):
+        choices = list_of(question, 'choice', location, str)
+        if not choices:
+            raise DataError(location, 'choice', 'no choices')
+        choices += [self.padding_choice] * (self.num_choices - len(choices))
+        choices = choices[:self.num_choices]
+        answer = 0
+        if split != 'test':
+            text = field(question, 'answer', location, str)
+            if text not in choices:
+                raise DataError(location, 'answer', '%r is not among the choices' % text)
+            answer = choices.index(text)
+        return C3Example(passage, field(question, 'question', location, str), choices, answer,
+                         str(field(question, 'id', location, (int, str))))
 
     def encode(self, example, tokenizer, hyperparameters):
         passage = tokenizer.encode(example.passage)[0]
@@ -134,33 +141,39 @@ class Chid(MultipleChoice):
         self.dev_files = ('dev.json', 'dev_answer.json')
         self.test_files = tuple(tests)
 
-    def read(self, paths, split):
+    def read(self, paths, split, bad_lines):
         questions = paths[0]
-        answers = {}
+        answers = None
         if split != 'test':
             answers = read_json(paths[1])
             if not isinstance(answers, dict):
-                raise DataError(paths[1], 0, None, 'expected a JSON object {blank tag: answer}')
+                raise DataError(Location(paths[1]), None, 'expected a JSON object {blank tag: answer}')
         examples = []
-        for index, (line, record) in enumerate(read_json_lines(questions)):
-            candidates = field(record, 'candidates', questions, line, list)
-            if len(candidates) != self.num_choices:
-                raise DataError(questions, line, 'candidates', 'expected %d idioms, got %d' % (
-                    self.num_choices, len(candidates)))
-            for passage in field(record, 'content', questions, line, list):
-                segments = BLANK.split(passage)
-                for k, tag in enumerate(BLANK.findall(passage)):
-                    answer = 0
-                    if split != 'test':
-                        if tag not in answers:
-                            raise DataError(paths[1], 0, tag, 'no answer for this blank of %s:%d'
-                                            % (questions, line))
-                        answer = answers[tag]
-                        if not (isinstance(answer, int) and 0 <= answer < self.num_choices):
-                            raise DataError(paths[1], 0, tag, 'answer %r is not a candidate index '
-                                            '0..%d' % (answer, self.num_choices - 1))
-                    examples.append(ChidExample(segments[:k + 1], segments[k + 1:], index, tag,
-                                                answer, candidates))
+        for index, (location, record) in enumerate(read_json_lines(questions, bad_lines)):
+            with bad_lines.guard():
+                examples.extend(self.read_line(index, record, location, answers, paths))
+        return examples
+
+    def read_line(self, index, record, location, answers, paths):
+        """The examples of one line: one per blank of each passage."""
+        candidates = list_of(record, 'candidates', location, str)
+        if len(candidates) != self.num_choices:
+            raise DataError(location, 'candidates', 'expected %d idioms, got %d' % (
+                self.num_choices, len(candidates)))
+        examples = []
+        for passage in list_of(record, 'content', location, str):
+            segments = BLANK.split(passage)
+            for k, tag in enumerate(BLANK.findall(passage)):
+                answer = 0
+                if answers is not None:
+                    answer = answers.get(tag)
+                    if answer is None:
+                        raise DataError(location, 'content', 'blank %s has no answer in %s' % (tag, paths[1]))
+                    if not (isinstance(answer, int) and 0 <= answer < self.num_choices):
+                        raise DataError(location, 'content', 'the answer of %s in %s is %r, not a '
+                                        'candidate index 0..%d' % (tag, paths[1], answer, self.num_choices - 1))
+                examples.append(ChidExample(segments[:k + 1], segments[k + 1:], index, tag, answer,
+                                            candidates))
         return examples
 
     def encode(self, example, tokenizer, hyperparameters):

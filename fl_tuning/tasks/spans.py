@@ -9,7 +9,7 @@ from bert4keras.snippets import lowercase_and_normalize, sequence_padding
 from keras.layers import Input, Lambda
 from keras.models import Model
 
-from fl_tuning.io import DataError, field, read_json, read_json_lines
+from fl_tuning.io import DataError, Location, field, list_of, read_json, read_json_lines
 from fl_tuning.models import last_layer_name
 from fl_tuning.tasks.base import Encoded, Task, json_lines
 
@@ -39,29 +39,44 @@ class Cluener(Task):
         self.test_files = tuple(tests)
         self.categories = None
 
-    def read(self, paths, split):
+    def read(self, paths, split, bad_lines):
         examples = []
         for path in paths:
-            for line, record in read_json_lines(path):
-                text = field(record, 'text', path, line, str)
-                if split == 'test':
-                    examples.append(EntityExample(text, [], record))
-                    continue
-                entities = []
-                for category, mentions in field(record, 'label', path, line, dict).items():
-                    if not isinstance(mentions, dict):
-                        raise DataError(path, line, 'label', '%r: expected {entity: spans}' % category)
-                    for mention, spans in mentions.items():
-                        for span in spans:
-                            if not (isinstance(span, list) and len(span) == 2):
-                                raise DataError(path, line, 'label', '%r: expected [start, end] '
-                                                'spans, got %r' % (mention, span))
-                            entities.append((span[0], span[1], category))
-                examples.append(EntityExample(text, entities, None))
+            for location, record in read_json_lines(path, bad_lines):
+                with bad_lines.guard():
+                    text = field(record, 'text', location, str)
+                    entities = [] if split == 'test' else self.entities(record, text, location)
+                    examples.append(EntityExample(text, entities, record))
         return examples
+
+    @staticmethod
+    def entities(record, text, location):
+        """(start, end, category) of every labelled span, checked against the text."""
+        entities = []
+        for category, mentions in field(record, 'label', location, dict).items():
+            if not isinstance(mentions, dict):
+                raise DataError(location, 'label', '%r: expected {entity text: spans}' % category)
+            for mention, spans in mentions.items():
+                for span in spans if isinstance(spans, list) else [spans]:
+                    if not (isinstance(span, list) and len(span) == 2
+                            and all(isinstance(i, int) for i in span)):
+                        raise DataError(location, 'label', '%s %r: expected [start, end], got %s' % (
+                            category, mention, json.dumps(span, ensure_ascii=False)))
+                    start, end = span
+                    if not 0 <= start <= end < len(text) or text[start:end + 1] != mention:
+                        raise DataError(location, 'label', '%s %r: span [%d, %d] is %r in the text' % (
+                            category, mention, start, end, text[start:end + 1] if 0 <= start else ''))
+                    entities.append((start, end, category))
+        return entities
 
     def prepare(self, train, dev):
         self.categories = sorted(set(c for e in train + dev for _, _, c in e.entities))
+
+    def state(self):
+        return {'categories': self.categories}
+
+    def restore(self, state):
+        self.categories = list(state['categories'])
 
     def encode(self, example, tokenizer, hyperparameters):
         tokens = tokenizer.tokenize(example.text, maxlen=hyperparameters['maxlen'])
@@ -157,48 +172,61 @@ class Cmrc2018(Task):
         self.dev_files = ('dev.json',)
         self.test_files = tuple(tests)
 
-    def read(self, paths, split):
+    def read(self, paths, split, bad_lines):
         windows = []
         for path in paths:
             data = read_json(path)
-            if not (isinstance(data, dict) and isinstance(data.get('data'), list)):
-                raise DataError(path, 0, 'data', 'expected a SQuAD-style {"data": [...]}')
-            for article in data['data']:
-                for paragraph in field(article, 'paragraphs', path, 0, list):
-                    context = field(paragraph, 'context', path, 0, str)
-                    for qa in field(paragraph, 'qas', path, 0, list):
-                        windows.extend(self.windows(qa, context, split, path))
+            location = Location(path)
+            for a, article in enumerate(list_of(data, 'data', location, dict)):
+                with bad_lines.guard():
+                    here = location.inside('data[%d]' % a)
+                    for p, paragraph in enumerate(list_of(article, 'paragraphs', here, dict)):
+                        with bad_lines.guard():
+                            where = here.inside('.paragraphs[%d]' % p)
+                            context = field(paragraph, 'context', where, str)
+                            for q, qa in enumerate(list_of(paragraph, 'qas', where, dict)):
+                                with bad_lines.guard():
+                                    windows.extend(self.windows(
+                                        qa, context, split, where.inside('.qas[%d]' % q)))
         return windows
 
-    def windows(self, qa, context, split, path):
+    def windows(self, qa, context, split, location):
         """The original's stride_split, once per gold answer (dev questions have
         several, so their windows repeat); it stops after an answer at -1."""
-        qid = str(field(qa, 'id', path, 0))
-        question = lowercase_and_normalize(field(qa, 'question', path, 0, str))
+        qid = str(field(qa, 'id', location, (int, str)))
+        question = lowercase_and_normalize(field(qa, 'question', location, str))
+        answers = [{'text': '', 'answer_start': -1}]  # the test file's placeholder
+        if split != 'test':
+            answers = list_of(qa, 'answers', location, dict)
+            if not answers:
+                raise DataError(location, 'answers', 'question %s has no answer' % qid)
+            for k, answer in enumerate(answers):
+                text = field(answer, 'text', location, str)
+                start = field(answer, 'answer_start', location, int)
+                if context[start:start + len(text)] != text or start < 0:
+                    raise DataError(location, 'answers[%d]' % k, 'answer %r does not occur at %d in '
+                                    'the context (found %r)' % (text, start, context[start:start + len(text)]))
         context = lowercase_and_normalize(context)
-        answers = qa.get('answers') if split != 'test' else None
-        if not answers:
-            if split != 'test':
-                raise DataError(path, 0, 'answers', 'question %s has no answer' % qid)
-            answers = [{'text': '', 'answer_start': -1}]  # the test file's placeholder
         window_size = self.hyperparameters['maxlen'] - len(question) - 3
+        result = []
         for answer in answers:
-            text = lowercase_and_normalize(field(answer, 'text', path, 0, str))
+            text = lowercase_and_normalize(answer['text'])
             # answer_start indexes the context before normalisation (kept quirk)
-            start = field(answer, 'answer_start', path, 0, int)
+            start = answer['answer_start']
             end = start + len(text)
             n = 0
             while True:
                 left, right = n * self.stride, n * self.stride + window_size
                 if left <= start < end <= right:
-                    yield Window(qid, question, context[left:right], start - left, end - left)
+                    result.append(Window(qid, question, context[left:right], start - left, end - left))
                 else:
-                    yield Window(qid, question, context[left:right], -1, -1)
+                    result.append(Window(qid, question, context[left:right], -1, -1))
                 if right >= len(context):
                     break
                 n += 1
             if start == -1:
                 break
+        return result
 
     def encode(self, window, tokenizer, hyperparameters):
         question_ids = tokenizer.encode(window.question)[0]

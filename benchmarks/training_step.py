@@ -5,7 +5,7 @@ them; the fused form concatenates the kernels into one wide matmul pair. Both
 compute the same function (tests/test_model.py). Prints milliseconds per training
 step and examples per second for each form, on BERT-base-sized layers.
 
-    .venv/bin/python benchmarks/feed_forward_forms.py --layers 2 --steps 10
+    .venv/bin/python benchmarks/training_step.py --layers 2 --steps 10
 """
 import argparse
 import os

@@ -1,0 +1,98 @@
+"""One table over many runs: every ``records/<task>.jsonl`` below a folder."""
+import csv
+import io
+import json
+import os
+
+from fl_tuning.errors import InputError
+from fl_tuning.io import write_atomically
+
+COLUMNS = ('task', 'backbone', 'method', 'ffn_prompt_size', 'prompt_size', 'seed', 'metric',
+           'best_dev', 'best_epoch', 'epochs', 'trainable_parameters', 'seconds', 'status', 'record')
+
+
+def method_name(ffn_prompt_size, prompt_size):
+    parts = [name for name, size in (('FL', ffn_prompt_size), ('P-tuning v2', prompt_size)) if size]
+    return ' + '.join(parts) or 'head only'
+
+
+def record_row(path):
+    """A table row from one run record (finished or not), or None if unreadable."""
+    with open(path, encoding='utf-8') as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    if not lines or 'run' not in lines[0]:
+        return None
+    run = lines[0]['run']
+    epochs = [line for line in lines if 'epoch' in line]
+    summary = lines[-1].get('summary')
+    row = {
+        'task': run['task'], 'backbone': run['backbone'],
+        'method': method_name(run['ffn_prompt_size'], run['prompt_size']),
+        'ffn_prompt_size': run['ffn_prompt_size'], 'prompt_size': run['prompt_size'],
+        'seed': run['seed'], 'epochs': '%d/%d' % (len(epochs), run['hyperparameters']['epochs']),
+        'seconds': round(sum(e['seconds'] for e in epochs), 1), 'record': path,
+    }
+    if summary is not None:
+        row.update(metric=summary['metric'], best_dev=summary['best_dev'][summary['metric']],
+                   best_epoch=summary['best_epoch'], status='complete',
+                   trainable_parameters=summary['parameters']['trainable'] + summary['parameters']['head'])
+    else:
+        improved = [e for e in epochs if e['improved']]
+        best = improved[-1] if improved else None
+        metric = next(iter(best['dev'])) if best else ''
+        row.update(metric=metric, best_dev=best['dev'][metric] if best else '',
+                   best_epoch=best['epoch'] if best else '', status='incomplete',
+                   trainable_parameters='')
+    return row
+
+
+def collect(runs_dir):
+    if not os.path.isdir(runs_dir):
+        raise InputError('runs dir not found: %s' % runs_dir)
+    rows = []
+    for root, _, names in os.walk(runs_dir):
+        if os.path.basename(root) != 'records':
+            continue
+        for name in sorted(names):
+            if name.endswith('.jsonl'):
+                row = record_row(os.path.join(root, name))
+                if row is not None:
+                    rows.append(row)
+    rows.sort(key=lambda r: (r['task'], r['backbone'], r['method'], str(r['seed']), r['record']))
+    return rows
+
+
+def cell(row, column):
+    value = row[column]
+    return '%.5f' % value if column == 'best_dev' and isinstance(value, float) else str(value)
+
+
+def as_csv(rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator='\n')
+    writer.writeheader()
+    writer.writerows(dict((k, cell(r, k)) for k in COLUMNS) for r in rows)
+    return buffer.getvalue()
+
+
+def as_markdown(rows):
+    lines = ['| %s |' % ' | '.join(COLUMNS), '|%s' % ('---|' * len(COLUMNS))]
+    lines += ['| %s |' % ' | '.join(cell(r, k) for k in COLUMNS) for r in rows]
+    return '\n'.join(lines) + '\n'
+
+
+def as_text(rows):
+    shown = [c for c in COLUMNS if c != 'record']
+    table = [shown] + [[cell(r, k) for k in shown] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(shown))]
+    return '\n'.join('  '.join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in table)
+
+
+def summarize(runs_dir, csv_path=None, markdown_path=None):
+    """Print the table of every run below ``runs_dir`` and write it as CSV and Markdown."""
+    rows = collect(runs_dir)
+    csv_path = csv_path or os.path.join(runs_dir, 'summary.csv')
+    markdown_path = markdown_path or os.path.join(runs_dir, 'summary.md')
+    write_atomically(csv_path, as_csv(rows))
+    write_atomically(markdown_path, as_markdown(rows))
+    return rows, as_text(rows), csv_path, markdown_path
