@@ -46,12 +46,17 @@ class DataErrors(InputError):
     shown = 20
 
     def __init__(self, problems):
+        problems = in_file_order(problems)
         lines = [str(p) for p in problems[:self.shown]]
         if len(problems) > self.shown:
             lines.append('... and %d more problems' % (len(problems) - self.shown))
         lines.append('%d bad line(s) in the data; --skip-bad-lines skips them' % len(problems))
         super(DataErrors, self).__init__('\n'.join(lines))
         self.problems = problems
+
+
+def in_file_order(problems):
+    return sorted(problems, key=lambda p: (p.location.path, p.location.line or 0, p.location.item or ''))
 
 
 class BadLines(object):

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from fl_tuning.checkpoints import check_model_files
 from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
-from fl_tuning.io import BadLines, DataErrors, remove_partial_files, write_atomically
+from fl_tuning.io import BadLines, DataErrors, in_file_order, remove_partial_files, write_atomically
 from fl_tuning.models import build_model, parameter_report
 from fl_tuning.optimizers import get_optimizer, learning_rate_at
 from fl_tuning.tasks import get_task
@@ -193,7 +193,7 @@ class Run(object):
         problems = test_lines.problems + ([] if bad_lines.skip else bad_lines.problems)
         if problems:
             raise DataErrors(problems)
-        self.skipped = [str(problem) for problem in bad_lines.problems]
+        self.skipped = [str(problem) for problem in in_file_order(bad_lines.problems)]
         if self.skipped:
             self.log('skipped %d bad record(s):' % len(self.skipped))
             for problem in self.skipped:
