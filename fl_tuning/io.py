@@ -187,11 +187,12 @@ def atomic_path(path):
 
 
 def remove_partial_files(folder):
-    """Remove what a killed process left of interrupted atomic writes."""
-    for root, _, names in os.walk(folder):
-        for name in names:
-            if name.startswith(PARTIAL_PREFIX) and name.endswith(PARTIAL_SUFFIX):
-                os.remove(os.path.join(root, name))
+    """Remove what a killed process left in ``folder`` of interrupted atomic writes."""
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if name.startswith(PARTIAL_PREFIX) and name.endswith(PARTIAL_SUFFIX):
+            os.remove(os.path.join(folder, name))
 
 
 def current_umask():

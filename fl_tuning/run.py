@@ -213,7 +213,13 @@ class Run(object):
 
     # -- what identifies the run ----------------------------------------------
     def settings(self):
-        """What a resumed run must share with the run it continues."""
+        """What a resumed run must share with the run it continues (computed once:
+        it fingerprints the data files)."""
+        if getattr(self, '_settings', None) is None:
+            self._settings = self.compute_settings()
+        return self._settings
+
+    def compute_settings(self):
         config = self.config
         data = hashlib.sha256()
         for path in self.task.data_paths(config.data_dir):
@@ -371,8 +377,8 @@ class Run(object):
     def execute(self):
         self.check_inputs()
         self.load_data()
-        if os.path.isdir(self.config.output_dir):
-            remove_partial_files(self.config.output_dir)
+        for folder in ('weights', 'results', 'records', 'state'):
+            remove_partial_files(os.path.join(self.config.output_dir, folder))
         if self.config.resume and self.config.seed is None:
             self.seed = saved_seed(self.state_path, self.record_path, self.seed)
         self.build()

@@ -210,7 +210,7 @@ def test_leftovers_of_a_killed_write_are_removed(tmp_path):
     folder.mkdir()
     (folder / '.afqmc_predict.json.x1y2.partial').write_text('half')
     (folder / 'afqmc_predict.json').write_text('whole')
-    remove_partial_files(str(tmp_path))
+    remove_partial_files(str(folder))
     assert os.listdir(str(folder)) == ['afqmc_predict.json']
 
 
@@ -257,3 +257,47 @@ def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
     with open(markdown_path) as f:
         assert len(f.read().splitlines()) == 6
     assert 'cluener  roformer  P-tuning v2' in text
+
+
+class Crash(Exception):
+    """Stands for the process dying at a chosen point."""
+
+
+def crash_on_call(module, name, number, monkeypatch, when=lambda *args: True):
+    """Make ``module.name`` raise Crash on its ``number``-th matching call."""
+    original = getattr(module, name)
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        if when(*args):
+            calls.append(1)
+            if len(calls) == number:
+                raise Crash(name)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, wrapper)
+
+
+@pytest.mark.parametrize('point', ['evaluation', 'saving state', 'saving weights', 'writing submission'])
+def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, tmp_path, monkeypatch, point):
+    import fl_tuning.io
+    import fl_tuning.run
+    tiny = tiny_models['bert']
+    options = dict(task='c3', epochs=3, learning_rate=1e-2)
+    whole = run(tiny, data, tmp_path / 'whole', **options)
+    with monkeypatch.context() as patch:
+        if point == 'evaluation':
+            crash_on_call(fl_tuning.run, 'predict_results', 2, patch)
+        else:
+            suffix = {'saving state': '.state', 'saving weights': '.weights',
+                      'writing submission': '_predict.json'}[point]
+            number = 2 if suffix == '.state' else 1  # the epoch-2 state; the first best weights
+            crash_on_call(fl_tuning.io.os, 'replace', number, patch,
+                          when=lambda source, target: target.endswith(suffix))
+        with pytest.raises(Crash):
+            run(tiny, data, tmp_path / 'broken', **options)
+    resumed = run(tiny, data, tmp_path / 'broken', resume=True, **options)
+    assert epochs_of(os.path.join(str(tmp_path), 'broken', 'records', 'c3.jsonl')) == \
+        epochs_of(os.path.join(str(tmp_path), 'whole', 'records', 'c3.jsonl'))
+    for a, b in zip(whole['submissions'], resumed['submissions']):
+        assert read_bytes(a) == read_bytes(b)
+    assert resumed['best_epoch'] == whole['best_epoch']
