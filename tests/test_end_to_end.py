@@ -213,3 +213,13 @@ def test_demo_command(tmp_path):
     assert accuracy > 0.6  # three topics: chance is 0.33
     for name in ('tnews10_predict.json', 'tnews11_predict.json'):
         assert len(lines(os.path.join(str(tmp_path), 'results', name))) == 30
+
+
+def test_bundled_demo_data_is_what_the_generator_writes(tmp_path):
+    from fl_tuning.demo import DEMO_DATA
+    from fl_tuning.fixtures import write_demo_data
+    write_demo_data(str(tmp_path))
+    for name in sorted(os.listdir(os.path.join(DEMO_DATA, 'tnews'))):
+        with open(os.path.join(DEMO_DATA, 'tnews', name), 'rb') as a, \
+                open(os.path.join(str(tmp_path), 'tnews', name), 'rb') as b:
+            assert a.read() == b.read(), name
