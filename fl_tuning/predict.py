@@ -50,7 +50,7 @@ def predict(weights_path, model_dir, data_dir='./clue_dataset', output_dir='.', 
     load_tuned_weights(model, weights_path, expected)
     written = []
     for examples, path in tests:
-        encoded = [task.encode(e, tokenizer, task.hyperparameters) for e in examples]
+        encoded = [task.encode(e, tokenizer, task.hyperparameters).compact() for e in examples]
         written.append(write_submission(model, task, tokenizer, examples, encoded,
                                         task.hyperparameters['batch_size'], path, progress))
     return written

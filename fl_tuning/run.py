@@ -208,7 +208,7 @@ class Run(object):
 
     def encode(self, examples, what):
         # Encoded once; the original re-tokenised every example every epoch.
-        return [self.task.encode(e, self.tokenizer, self.hyperparameters)
+        return [self.task.encode(e, self.tokenizer, self.hyperparameters).compact()
                 for e in progress_bar(self.config.progress, examples, 'encode %s' % what)]
 
     # -- what identifies the run ----------------------------------------------

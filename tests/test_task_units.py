@@ -226,9 +226,10 @@ def test_cluener_labels_metric_and_submission(tmp_path, tokenizer):
     task.prepare(train, [])
     assert task.categories == ['address', 'name']
     encoded = task.encode(train[0], tokenizer, task.hyperparameters)
-    labels = encoded.labels[0]
-    assert labels.shape == (2, 8, 8)
-    assert {tuple(c) for c in np.argwhere(labels)} == {(0, 3, 4), (1, 1, 1)}
+    assert encoded.labels == [[(0, 3, 4), (1, 1, 1)]]
+    labels = task.collate_labels(encoded.labels, 10)  # padded to a longer batch
+    assert labels.shape == (1, 2, 10, 10)
+    assert {tuple(c) for c in np.argwhere(labels[0])} == {(0, 3, 4), (1, 1, 1)}
     cells = np.array([[0, 3, 4], [1, 2, 2], [0, 0, 0]])  # one hit, two false positives
     metrics = task.evaluate(train, [encoded], [cells])
     assert metrics['f1'] == pytest.approx(2 * 1 / (3 + 2), rel=1e-6)

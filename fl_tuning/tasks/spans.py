@@ -5,7 +5,7 @@ import json
 import numpy as np
 from bert4keras.backend import K, multilabel_categorical_crossentropy
 from bert4keras.layers import GlobalPointer, Layer
-from bert4keras.snippets import lowercase_and_normalize, sequence_padding
+from bert4keras.snippets import lowercase_and_normalize
 from keras.layers import Input, Lambda
 from keras.models import Model
 
@@ -84,15 +84,22 @@ class Cluener(Task):
         starts = dict((m[0], i) for i, m in enumerate(mapping) if m)
         ends = dict((m[-1], i) for i, m in enumerate(mapping) if m)
         token_ids = tokenizer.tokens_to_ids(tokens)
-        labels = np.zeros((len(self.categories), len(tokens), len(tokens)), dtype='float32')
-        for start, end, category in example.entities:
-            # Entities cut by truncation or not on token boundaries are dropped, as in the original.
-            if start in starts and end in ends and category in self.categories:
-                labels[self.categories.index(category), starts[start], ends[end]] = 1
-        return Encoded([[token_ids], [[0] * len(token_ids)]], [labels])
+        # Entities cut by truncation or not on token boundaries are dropped, as in the original.
+        cells = sorted(set(
+            (self.categories.index(category), starts[start], ends[end])
+            for start, end, category in example.entities
+            if start in starts and end in ends and category in self.categories
+        ))
+        # The label is kept as its positive cells; collate_labels makes the dense
+        # [categories, L, L] tensor per batch (dense for all of CLUENER: ~0.6 GB).
+        return Encoded([[token_ids], [[0] * len(token_ids)]], [cells])
 
-    def collate_labels(self, label_rows):
-        return sequence_padding(label_rows, seq_dims=3)
+    def collate_labels(self, label_rows, length):
+        labels = np.zeros((len(label_rows), len(self.categories), length, length), dtype='float32')
+        for row, cells in enumerate(label_rows):
+            for category, start, end in cells:
+                labels[row, category, start, end] = 1
+        return labels
 
     def build(self, transformer):
         features = transformer.model.get_layer(last_layer_name(transformer)).output
@@ -104,13 +111,14 @@ class Cluener(Task):
         return [np.argwhere(scores > 0) for scores in outputs]
 
     def evaluate(self, examples, encoded, results):
-        # The original's cell-level counts, each starting at 1e-10.
+        # The original's cell-level counts over the dev set, each starting at 1e-10:
+        # hits (cells both predicted and labelled), predicted cells, labelled cells.
         hits, predicted, gold = 1e-10, 1e-10, 1e-10
         for cells, example in zip(results, encoded):
-            labels = example.labels[0]
-            gold += float(labels.sum())
+            labelled = set(example.labels[0])
+            gold += len(labelled)
             predicted += len(cells)
-            hits += float(sum(labels[c, i, j] for c, i, j in cells))
+            hits += sum(tuple(cell) in labelled for cell in cells)
         return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted,
                 'recall': hits / gold}
 
