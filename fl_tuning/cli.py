@@ -14,6 +14,29 @@ RUN_EXAMPLE = '''example:
       --output-dir runs/bert'''
 
 
+def count(minimum):
+    """An argparse type: a whole number >= ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError('%r is not a whole number' % text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError('%d is below %d' % (value, minimum))
+        return value
+    return parse
+
+
+def positive_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a number' % text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError('%s is not above 0' % text)
+    return value
+
+
 def quiet_tensorflow():
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import warnings
@@ -37,20 +60,20 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     paths.add_argument('--output-dir', default='.',
                        help='where weights/, results/ and records/ go (default: .)')
     method = parser.add_argument_group('tuning method')
-    method.add_argument('--ffn-prompt-size', type=int, default=160,
+    method.add_argument('--ffn-prompt-size', type=count(0), default=160,
                         help='FL-tuning: hidden units added to every FFN (default 160; 0: off)')
-    method.add_argument('--prompt-size', type=int, default=0,
+    method.add_argument('--prompt-size', type=count(0), default=0,
                         help='P-tuning v2: key/value prefixes per layer (default 0: off)')
     method.add_argument('--fused-feed-forward', action='store_true',
                         help='concatenate the FFN kernels (same function; slower to train on CPU)')
     h = parser.add_argument_group("hyperparameters (default: the task's, see 'tasks')")
-    h.add_argument('--epochs', type=int)
-    h.add_argument('--batch-size', type=int, help='examples per batch')
-    h.add_argument('--learning-rate', type=float)
-    h.add_argument('--maxlen', type=int)
-    h.add_argument('--grad-accum-steps', type=int)
-    h.add_argument('--warmup-steps', type=int, dest='num_warmup_steps')
-    h.add_argument('--seed', type=int, help='makes a run repeatable (default: a random seed, '
+    h.add_argument('--epochs', type=count(1))
+    h.add_argument('--batch-size', type=count(1), help='examples per batch')
+    h.add_argument('--learning-rate', type=positive_number)
+    h.add_argument('--maxlen', type=count(8))
+    h.add_argument('--grad-accum-steps', type=count(1))
+    h.add_argument('--warmup-steps', type=count(0), dest='num_warmup_steps')
+    h.add_argument('--seed', type=count(0), help='makes a run repeatable (default: a random seed, '
                    'recorded in the record and the weights file)')
     runs = parser.add_argument_group('many runs')
     runs.add_argument('--resume', action='store_true',
@@ -191,8 +214,8 @@ def build_parser():
                     '--ffn-prompt-size 160')
     params.add_argument('--config', required=True, help='path of bert_config.json')
     params.add_argument('--backbone', default='bert', choices=BACKBONES)
-    params.add_argument('--ffn-prompt-size', type=int, default=160, help='FL-tuning units (0: off)')
-    params.add_argument('--prompt-size', type=int, default=0, help='P-tuning v2 prefixes (0: off)')
+    params.add_argument('--ffn-prompt-size', type=count(0), default=160, help='FL-tuning units (0: off)')
+    params.add_argument('--prompt-size', type=count(0), default=0, help='P-tuning v2 prefixes (0: off)')
     return parser
 
 

@@ -2,17 +2,14 @@
 Transformer block, which weights train, and how many parameters that is.
 
 The backbone (models.py) asks every enabled method for its part of each block;
-adding a method means adding a class here and registering it in ``METHODS``.
+adding a method means adding a class here and passing it in ``build_model``.
 """
-from collections import OrderedDict
-
 from fl_tuning.layers import PromptEmbedding, WidenedFeedForward
 
 
 class TuningMethod(object):
     """Base of the tuning methods; ``size`` 0 disables a method."""
 
-    name = None
     size_flag = None  # the original's argument name, kept as the user-facing option
 
     def __init__(self, size):
@@ -47,7 +44,6 @@ class TuningMethod(object):
 class FLTuning(TuningMethod):
     """FL-tuning: ``size`` extra hidden units in every feed-forward layer."""
 
-    name = 'fl'
     size_flag = 'ffn_prompt_size'
 
     def __init__(self, size, fused=False):
@@ -69,7 +65,6 @@ class FLTuning(TuningMethod):
 class PTuningV2(TuningMethod):
     """P-tuning v2: ``size`` learned key and value prefixes in every attention layer."""
 
-    name = 'prefix'
     size_flag = 'prompt_size'
 
     def key_value_prefixes(self, transformer, x, index):
@@ -96,9 +91,6 @@ class PTuningV2(TuningMethod):
         heads = transformer.num_attention_heads
         per_position = heads * (transformer.attention_key_size + transformer.attention_head_size)
         return transformer.num_hidden_layers * self.size * per_position
-
-
-METHODS = OrderedDict((cls.name, cls) for cls in (FLTuning, PTuningV2))
 
 
 def attention_name(index):
