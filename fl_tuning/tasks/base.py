@@ -41,15 +41,15 @@ class Task(object):
     """Base of the CLUE tasks. Subclasses set the file lists and implement the
     abstract methods; ``hyperparameters`` is the task's row of the table."""
 
-    train_files = ()
-    dev_files = ()
-    test_files = ()
+    train_files = ('train.json',)
+    dev_files = ('dev.json',)
     metric = 'accuracy'
     keep_ties = False  # the original's best-epoch rule: strict '>' (cluener: '>=')
 
-    def __init__(self, name, hyperparameters):
+    def __init__(self, name, hyperparameters, tests):
         self.name = name
         self.hyperparameters = hyperparameters
+        self.test_files = tuple(tests)
 
     # -- data -------------------------------------------------------------
     def read(self, paths, split, bad_lines):

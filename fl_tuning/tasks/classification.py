@@ -99,14 +99,11 @@ class Example(object):
 
 class SentenceClassification(Task):
 
-    def __init__(self, name, hyperparameters, texts, labels, train='train.json',
-                 dev='dev.json', tests=()):
-        super(SentenceClassification, self).__init__(name, hyperparameters)
+    def __init__(self, name, hyperparameters, texts, labels, train='train.json', tests=()):
+        super(SentenceClassification, self).__init__(name, hyperparameters, tests)
         self.texts = texts
         self.labels = labels
-        self.train_files = (train,)
-        self.dev_files = (dev,)
-        self.test_files = tuple(tests)
+        self.train_files = (train,)  # ocnli trains on train.50k.json
 
     def read(self, paths, split, bad_lines):
         examples = []

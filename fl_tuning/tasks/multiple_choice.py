@@ -60,11 +60,8 @@ class C3Example(object):
 class C3(MultipleChoice):
     padding_choice = u'无效答案'  # "invalid answer": pads every question to four choices
 
-    def __init__(self, name, hyperparameters, tests):
-        super(C3, self).__init__(name, hyperparameters)
-        self.train_files = ('m-train.json', 'd-train.json')
-        self.dev_files = ('m-dev.json', 'd-dev.json')
-        self.test_files = tuple(tests)
+    train_files = ('m-train.json', 'd-train.json')
+    dev_files = ('m-dev.json', 'd-dev.json')
 
     def read(self, paths, split, bad_lines):
         examples = []
@@ -135,11 +132,8 @@ class ChidExample(object):
 
 class Chid(MultipleChoice):
 
-    def __init__(self, name, hyperparameters, tests):
-        super(Chid, self).__init__(name, hyperparameters)
-        self.train_files = ('train.json', 'train_answer.json')
-        self.dev_files = ('dev.json', 'dev_answer.json')
-        self.test_files = tuple(tests)
+    train_files = ('train.json', 'train_answer.json')
+    dev_files = ('dev.json', 'dev_answer.json')
 
     def read(self, paths, split, bad_lines):
         questions = paths[0]

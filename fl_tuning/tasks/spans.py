@@ -33,11 +33,8 @@ class Cluener(Task):
     keep_ties = True  # the original saves on '>=' for cluener
 
     def __init__(self, name, hyperparameters, tests):
-        super(Cluener, self).__init__(name, hyperparameters)
-        self.train_files = ('train.json',)
-        self.dev_files = ('dev.json',)
-        self.test_files = tuple(tests)
-        self.categories = None
+        super(Cluener, self).__init__(name, hyperparameters, tests)
+        self.categories = None  # learned from the data by prepare()
 
     def read(self, paths, split, bad_lines):
         examples = []
@@ -173,12 +170,6 @@ class MaskFromInput(Layer):
 
 class Cmrc2018(Task):
     stride = 128
-
-    def __init__(self, name, hyperparameters, tests):
-        super(Cmrc2018, self).__init__(name, hyperparameters)
-        self.train_files = ('train.json',)
-        self.dev_files = ('dev.json',)
-        self.test_files = tuple(tests)
 
     def read(self, paths, split, bad_lines):
         windows = []
