@@ -1,10 +1,17 @@
 """FL-Tuning (arXiv 2206.15312) on TensorFlow 1.15 / Keras 2.3.1 / bert4keras 0.10.8."""
+import contextlib
+import io
 import os
 
 # Hide TensorFlow C++ info and warning logs unless the user asked for them.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from fl_tuning.models import build_model, last_layer_name, parameter_report  # noqa: F401
-from fl_tuning.vocab import build_tokenizer, load_vocabulary  # noqa: F401
+# Keras 2.3 announces 'Using TensorFlow backend.' on stderr at import, before every
+# message of the command line: imported here once, quietly.
+with contextlib.redirect_stderr(io.StringIO()):
+    import keras  # noqa: F401,E402
+
+from fl_tuning.models import build_model, last_layer_name, parameter_report  # noqa: F401,E402
+from fl_tuning.vocab import build_tokenizer, load_vocabulary  # noqa: F401,E402
 
 __version__ = '0.1.0'

@@ -60,10 +60,7 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     paths.add_argument('--output-dir', default='.',
                        help='where weights/, results/ and records/ go (default: .)')
     method = parser.add_argument_group('tuning method')
-    method.add_argument('--ffn-prompt-size', type=count(0), default=160,
-                        help='FL-tuning: hidden units added to every FFN (default 160; 0: off)')
-    method.add_argument('--prompt-size', type=count(0), default=0,
-                        help='P-tuning v2: key/value prefixes per layer (default 0: off)')
+    add_method_arguments(method)
     method.add_argument('--fused-feed-forward', action='store_true',
                         help='concatenate the FFN kernels (same function; slower to train on CPU)')
     h = parser.add_argument_group("hyperparameters (default: the task's, see 'tasks')")
@@ -83,12 +80,34 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
+def add_method_arguments(group):
+    from fl_tuning.methods import METHOD_NAMES
+    group.add_argument('--method', metavar='M[,M...]',
+                       help='tuning method(s), comma-separated, from: %s (e.g. fl,ln). '
+                       'Default: the sizes decide, as in the original (FL-tuning with 160 units)'
+                       % ', '.join(METHOD_NAMES))
+    group.add_argument('--ffn-prompt-size', type=count(0),
+                       help='fl: hidden units added to every FFN (default 160; without --method, 0 '
+                       'turns FL-tuning off)')
+    group.add_argument('--prompt-size', type=count(0),
+                       help='ptv2 and apt: key/value prefixes per layer; prompt: input vectors '
+                       '(default 160 for a named method; without --method, default 0: off)')
+    group.add_argument('--ln-embedding', action='store_true',
+                       help='ln: also tune the embedding LayerNorm (default: only the two '
+                       'LayerNorms of every layer)')
+
+
+def method_set(args):
+    from fl_tuning.methods import resolve_method_set
+    return resolve_method_set(args.method, ffn_prompt_size=args.ffn_prompt_size,
+                              prompt_size=args.prompt_size, ln_embedding=args.ln_embedding)
+
+
 def run_config(args, backbone, task):
     from fl_tuning.run import OVERRIDABLE, RunConfig
     overrides = dict((name, getattr(args, name)) for name in OVERRIDABLE)
     return RunConfig(backbone, task, args.data_dir, args.model_dir, args.output_dir,
-                     checkpoint=args.checkpoint, ffn_prompt_size=args.ffn_prompt_size,
-                     prompt_size=args.prompt_size, seed=args.seed,
+                     checkpoint=args.checkpoint, method_set=method_set(args), seed=args.seed,
                      fused_feed_forward=args.fused_feed_forward, resume=args.resume,
                      skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress, **overrides)
 
@@ -143,14 +162,33 @@ def command_summarize(args):
     print('%d run(s); written to %s and %s' % (len(rows), csv_path, markdown_path))
 
 
+def command_gates(args):
+    from bert4keras.backend import K
+    from fl_tuning.gates import gates_table, probe_gates
+    rows = probe_gates(args.weights, model_dir=args.model_dir, data_dir=args.data_dir,
+                       checkpoint=args.checkpoint, progress=not args.no_progress)
+    K.clear_session()
+    print(json.dumps(rows, indent=2) if args.json else gates_table(rows))
+
+
 def command_params(args):
     from bert4keras.backend import K
+    from fl_tuning.methods import create_methods
+    from fl_tuning.methods.base import CLS_ID, SEP_ID
     from fl_tuning.models import build_model, parameter_report
-    report = parameter_report(build_model(
-        args.backbone, args.config, None,
-        ffn_prompt_size=args.ffn_prompt_size, prompt_size=args.prompt_size))
+    methods = create_methods(method_set(args))
+    for method in methods:
+        method.prepare([[CLS_ID] + [SEP_ID] * (args.pasta_slots - 1)])
+    report = parameter_report(build_model(args.backbone, args.config, None, methods=methods))
     K.clear_session()
-    print('methods: %s' % (', '.join(report['methods']) or 'none (head only)'))
+    if args.json:
+        print(json.dumps({'methods': report['by_method'], 'trainable': report['trainable'],
+                          'total': report['total']}))
+        return
+    for method in methods:
+        count = report['by_method'][method.name]
+        print('{:<10} {:>13,}  {:7.4f}%  {!r}'.format(
+            method.name, count, 100.0 * count / report['total'], method))
     print('trainable parameters: {:,} (closed form {:,})'.format(
         report['trainable'], report['expected_trainable']))
     print('backbone parameters:  {:,} (without the unused MLM head)'.format(report['total']))
@@ -211,16 +249,34 @@ def build_parser():
     params = commands.add_parser(
         'params', help='trainable vs total parameters for a bert_config.json',
         description='Example: python -m fl_tuning params --config bert_config.json '
-                    '--ffn-prompt-size 160')
+                    '--method fl,ln --json')
     params.add_argument('--config', required=True, help='path of bert_config.json')
     params.add_argument('--backbone', default='bert', choices=BACKBONES)
-    params.add_argument('--ffn-prompt-size', type=count(0), default=160, help='FL-tuning units (0: off)')
-    params.add_argument('--prompt-size', type=count(0), default=0, help='P-tuning v2 prefixes (0: off)')
+    add_method_arguments(params)
+    params.add_argument('--pasta-slots', type=count(1), default=3,
+                        help='pasta: special tokens per sequence (a run counts them in its data; '
+                        'default 3, a sentence pair)')
+    params.add_argument('--json', action='store_true',
+                        help='as {"methods": {name: count}, "trainable": n, "total": n}')
+    gates = commands.add_parser(
+        'gates', help="an APT run's learned layer weights and mean token gates per layer",
+        description="Print an APT run's learned layer weight and its token gates, averaged over "
+                    "the task's dev set, for every layer. Example: python -m fl_tuning gates "
+                    'runs/bert/weights/afqmc.weights --data-dir clue_dataset')
+    gates.add_argument('weights', metavar='WEIGHTS_FILE', help='weights/<task>.weights of an apt run')
+    gates.add_argument('--model-dir', help='the pretrained model it was tuned from (default: the '
+                       "folder of the checkpoint its manifest names)")
+    gates.add_argument('--checkpoint', help='checkpoint prefix, if the model dir has several')
+    gates.add_argument('--data-dir', default='./clue_dataset',
+                       help="the dev set is read from here (default ./clue_dataset)")
+    gates.add_argument('--json', action='store_true', help='one JSON object per layer')
+    gates.add_argument('--no-progress', action='store_true')
     return parser
 
 
 COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
-            'predict': command_predict, 'summarize': command_summarize, 'params': command_params}
+            'predict': command_predict, 'summarize': command_summarize, 'params': command_params,
+            'gates': command_gates}
 
 
 def guarded(function, args):
@@ -236,17 +292,17 @@ def guarded(function, args):
 
 
 def main(argv=None):
+    quiet_tensorflow()  # building the parser imports the tasks and methods, and so Keras
     args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()
         return 2
-    if args.command not in ('tasks', 'summarize'):
-        quiet_tensorflow()
     return guarded(COMMANDS[args.command], args)
 
 
 def task_script_main(script_path, argv=None):
     """Entry of ``fl_tuning_<backbone>/<task>.py``: that task on that backbone."""
+    quiet_tensorflow()
     folder = os.path.basename(os.path.dirname(os.path.abspath(script_path)))
     backbone = folder[len('fl_tuning_'):]
     task = os.path.splitext(os.path.basename(script_path))[0]
@@ -258,5 +314,4 @@ def task_script_main(script_path, argv=None):
                % (folder, task), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser, with_backbone_and_task=False)
     args = parser.parse_args(argv)
-    quiet_tensorflow()
     return guarded(lambda a: execute_run(run_config(a, backbone, task)), args)

@@ -1,94 +1,11 @@
-"""Keras layers the tuning methods add to a bert4keras backbone.
-
-bert4keras 0.10.8 loads a layer's checkpoint variables by zipping the mapped names
-with ``layer.trainable_weights`` in order, so every layer here keeps the pretrained
-weights first and adds its own weights after them.
-"""
+"""Keras layers for learned attention prefixes (P-tuning v2 and APT) on the three
+backbones' attention forms."""
 import tensorflow as tf
 from bert4keras.backend import K, keras, sequence_masking
-from bert4keras.layers import Dense, Dropout, FeedForward, Layer, MultiHeadAttention
+from bert4keras.layers import Dropout, Layer, MultiHeadAttention
 
 # The original's prompt layer hard-codes this rate instead of reading the config.
 PREFIX_DROPOUT_RATE = 0.1
-
-
-class WidenedFeedForward(FeedForward):
-    """bert4keras FeedForward with ``extra_units`` added hidden units (FL-tuning).
-
-    Computes ``act(x W1 + b1) W2 + b2 + act(x U1 + c1) U2 + c2``: the pretrained
-    FFN widened from ``units`` to ``units + extra_units`` hidden units, where the
-    added part keeps its own output bias ``c2`` as in the original code.
-
-    ``fused=True`` concatenates the kernels and runs one wide matmul per side;
-    ``fused=False`` runs the two parts side by side and sums them, which is the
-    original's exact order of operations and skips the weight gradient of the
-    frozen slice (see benchmarks/feed_forward_forms.py for the figures).
-    """
-
-    def __init__(self, units, extra_units, fused=False, **kwargs):
-        super(WidenedFeedForward, self).__init__(units, **kwargs)
-        if len(self.activation) != 1:
-            raise ValueError('WidenedFeedForward supports a single activation, not a GLU')
-        self.extra_units = extra_units
-        self.fused = fused
-
-    def build(self, input_shape):
-        # The pretrained sublayers are created first so that they come first in
-        # trainable_weights, which is what the checkpoint loader zips against.
-        super(WidenedFeedForward, self).build(input_shape)
-        input_dim = int(input_shape[-1])
-        self.added_units_in = Dense(
-            units=self.extra_units,
-            activation=self.activation[0],
-            kernel_initializer=self.kernel_initializer,
-            name='added_units_in',
-        )
-        self.added_units_out = Dense(
-            units=input_dim,
-            kernel_initializer=self.kernel_initializer,
-            name='added_units_out',
-        )
-        # Built here rather than on first call: the fused form reads the kernels.
-        for layer, layer_input_dim in ((self.i0_dense, input_dim),
-                                       (self.o_dense, self.units),
-                                       (self.added_units_in, input_dim),
-                                       (self.added_units_out, self.extra_units)):
-            with K.name_scope(layer.name):
-                layer.build((None, layer_input_dim))
-            layer.built = True
-
-    @property
-    def pretrained_sublayers(self):
-        return [self.i0_dense, self.o_dense]
-
-    @property
-    def added_sublayers(self):
-        return [self.added_units_in, self.added_units_out]
-
-    def freeze_pretrained(self):
-        """Train only the added units; the pretrained W1, b1, W2, b2 stay fixed."""
-        self.trainable = True
-        for layer in self.pretrained_sublayers:
-            layer.trainable = False
-        for layer in self.added_sublayers:
-            layer.trainable = True
-
-    def call(self, inputs):
-        if not self.fused:
-            pretrained = self.o_dense(self.i0_dense(inputs))
-            added = self.added_units_out(self.added_units_in(inputs))
-            return pretrained + added
-        kernel_in = K.concatenate([self.i0_dense.kernel, self.added_units_in.kernel], 1)
-        bias_in = K.concatenate([self.i0_dense.bias, self.added_units_in.bias], 0)
-        hidden = self.activation[0](K.bias_add(K.dot(inputs, kernel_in), bias_in))
-        kernel_out = K.concatenate([self.o_dense.kernel, self.added_units_out.kernel], 0)
-        bias_out = self.o_dense.bias + self.added_units_out.bias
-        return K.bias_add(K.dot(hidden, kernel_out), bias_out)
-
-    def get_config(self):
-        config = super(WidenedFeedForward, self).get_config()
-        config.update({'extra_units': self.extra_units, 'fused': self.fused})
-        return config
 
 
 class PromptEmbedding(Layer):
@@ -202,7 +119,6 @@ def rotate(x, sinusoids):
 
 
 keras.utils.get_custom_objects().update({
-    'WidenedFeedForward': WidenedFeedForward,
     'PromptEmbedding': PromptEmbedding,
     'PrefixAttention': PrefixAttention,
 })

@@ -1,29 +1,39 @@
-"""The tuned model: a bert4keras backbone whose blocks get the tuning methods' layers.
+"""The tuned model: a bert4keras backbone with the tuning methods' parts.
 
 A backbone is configuration (which bert4keras class); the block structure, layer
 names, masks and position handling stay bert4keras' own. ``TunedTransformer``
-overrides only ``apply``, the single point through which bert4keras creates every
-layer, to widen the feed-forward layer and to give attention its prefixes.
+overrides only bert4keras' own hooks and hands each method its extension points:
+the embedding output, the attention bias, a block's input (before its
+self-attention), attention prefixes and the feed-forward layer (both through
+``apply``, the single point where bert4keras creates layers), the encoder output,
+and the trainable set.
 """
 from collections import OrderedDict
 
 from bert4keras.backend import K
-from bert4keras.layers import FeedForward, MultiHeadAttention
+from bert4keras.layers import FeedForward, Lambda, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
 from fl_tuning.checkpoints import check_checkpoint, read_config
 from fl_tuning.layers import PrefixAttention
-from fl_tuning.methods import FLTuning, PTuningV2
+from fl_tuning.methods import create_methods, method_set_from_sizes
+from fl_tuning.methods.base import UNUSED_LAYER_PREFIX
 
 BACKBONE_CLASSES = OrderedDict([('bert', BERT), ('nezha', NEZHA), ('roformer', RoFormer)])
+# The layer of bert4keras' UniLM mixin that turns segment ids into the attention bias.
+ATTENTION_BIAS_LAYER = 'Attention-UniLM-Mask'
 
 
 class TunedTransformer(object):
     """Mixin placed before a bert4keras model class (see ``tuned_class``)."""
 
-    def __init__(self, tuning_methods=(), **kwargs):
+    def __init__(self, tuning_methods=(), fused_feed_forward=False, **kwargs):
         super(TunedTransformer, self).__init__(**kwargs)
-        self.tuning_methods = [method for method in tuning_methods if method.enabled]
+        self.tuning_methods = list(tuning_methods)
+        self.fused_feed_forward = fused_feed_forward
+        self.output_layer_name = final_norm_name(self)
+        # NEZHA and RoFormer (a NEZHA subclass) put positions inside attention.
+        self.absolute_positions = not isinstance(self, NEZHA)
 
     def apply(self, inputs=None, layer=None, arguments=None, **kwargs):
         if layer is FeedForward and inputs is not None:
@@ -38,7 +48,27 @@ class TunedTransformer(object):
                 prefixes = method.key_value_prefixes(self, inputs[0], index)
                 if prefixes is not None:
                     layer, inputs = PrefixAttention, list(inputs) + list(prefixes)
-        return super(TunedTransformer, self).apply(inputs, layer, arguments, **kwargs)
+        outputs = super(TunedTransformer, self).apply(inputs, layer, arguments, **kwargs)
+        if layer is Lambda and kwargs.get('name') == ATTENTION_BIAS_LAYER:
+            for method in self.tuning_methods:
+                outputs = method.attention_bias(self, outputs)
+        return outputs
+
+    def apply_embeddings(self, inputs):
+        x = super(TunedTransformer, self).apply_embeddings(inputs)
+        for method in self.tuning_methods:
+            x = method.embedding_output(self, x)
+        return x
+
+    def apply_main_layers(self, inputs, index):
+        for method in self.tuning_methods:
+            inputs = method.block_input(self, inputs, index)
+        return super(TunedTransformer, self).apply_main_layers(inputs, index)
+
+    def apply_final_layers(self, inputs):
+        for method in self.tuning_methods:
+            inputs = method.encoder_output(self, inputs)
+        return super(TunedTransformer, self).apply_final_layers(inputs)
 
     def load_weights_from_checkpoint(self, checkpoint, mapping=None):
         mapping = mapping or self.variable_mapping()
@@ -46,14 +76,18 @@ class TunedTransformer(object):
         super(TunedTransformer, self).load_weights_from_checkpoint(checkpoint, mapping)
 
     def freeze_backbone(self):
-        """The original's rule: everything frozen but the tuning methods' weights."""
+        """Everything frozen but what the tuning methods train."""
+        # What bert4keras builds trainable (not NEZHA's fixed position table, nor the unused MLM head).
+        self.backbone_layers = [layer for layer in self.model.layers if layer.trainable
+                                and not layer.name.startswith(UNUSED_LAYER_PREFIX)]
         for layer in self.model.layers:
             layer.trainable = False
         for method in self.tuning_methods:
             method.unfreeze(self)
 
-    def expected_trainable_parameters(self):
-        return sum(method.parameter_count(self) for method in self.tuning_methods)
+    def method_parameters(self):
+        """Closed-form trainable parameters per method."""
+        return OrderedDict((m.name, m.parameter_count(self)) for m in self.tuning_methods)
 
 
 def tuned_class(backbone):
@@ -65,15 +99,17 @@ def tuned_class(backbone):
 
 
 def build_model(backbone, config_path, checkpoint_path, ffn_prompt_size=160,
-                prompt_size=0, keep_tokens=None, fused_feed_forward=False, **kwargs):
-    """Build a backbone with FL-tuning and/or P-tuning v2, as the original does.
+                prompt_size=0, keep_tokens=None, fused_feed_forward=False, methods=None, **kwargs):
+    """Build a backbone with its tuning methods, as the original builds FL-tuning
+    and P-tuning v2 (``methods``: method objects; without them the two sizes decide).
 
     Returns the bert4keras model object (``.model`` is the Keras model), loaded
     from the checkpoint and frozen but for the tuning methods' weights.
     ``checkpoint_path=None`` builds randomly initialised weights.
     """
     read_config(config_path)
-    methods = [FLTuning(ffn_prompt_size, fused=fused_feed_forward), PTuningV2(prompt_size)]
+    if methods is None:
+        methods = create_methods(method_set_from_sizes(ffn_prompt_size, prompt_size))
     transformer = build_transformer_model(
         config_path,
         checkpoint_path,
@@ -81,6 +117,7 @@ def build_model(backbone, config_path, checkpoint_path, ffn_prompt_size=160,
         application='unilm',
         keep_tokens=keep_tokens,
         tuning_methods=methods,
+        fused_feed_forward=fused_feed_forward,
         return_keras_model=False,
         **kwargs
     )
@@ -89,7 +126,12 @@ def build_model(backbone, config_path, checkpoint_path, ffn_prompt_size=160,
 
 
 def last_layer_name(transformer):
-    """The output every task reads: the last block's final LayerNorm."""
+    """The output every task reads: the last block's final LayerNorm (without any
+    positions a tuning method added to the sequence); plain bert4keras models too."""
+    return getattr(transformer, 'output_layer_name', final_norm_name(transformer))
+
+
+def final_norm_name(transformer):
     return 'Transformer-%d-FeedForward-Norm' % (transformer.num_hidden_layers - 1)
 
 
@@ -100,13 +142,15 @@ def count_parameters(weights):
 def parameter_report(transformer):
     """Trainable and total parameter counts of the backbone, without a task head
     and without the MLM head that ``application='unilm'`` builds but no task uses."""
-    layers = [layer for layer in transformer.model.layers if not layer.name.startswith('MLM-')]
+    layers = [layer for layer in transformer.model.layers if not layer.name.startswith(UNUSED_LAYER_PREFIX)]
     trainable = count_parameters([w for layer in layers for w in layer.trainable_weights])
     total = count_parameters([w for layer in layers for w in layer.weights])
+    by_method = transformer.method_parameters()
     return {
         'methods': [repr(m) for m in transformer.tuning_methods],
+        'by_method': by_method,
         'trainable': trainable,
-        'expected_trainable': transformer.expected_trainable_parameters(),
+        'expected_trainable': sum(by_method.values()),
         'total': total,
         'trainable_percent': 100.0 * trainable / total,
     }

@@ -5,7 +5,6 @@ Every file a run writes is written atomically. After each epoch the run saves it
 state (trained weights, optimizer, random generators), so that ``resume=True``
 continues a killed run from its last completed epoch with the same result.
 """
-import glob
 import hashlib
 import json
 import os
@@ -15,20 +14,21 @@ import time
 import numpy as np
 import tensorflow as tf
 from bert4keras.backend import K
-from tqdm import tqdm
 
-from fl_tuning.checkpoints import check_model_files
 from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
 from fl_tuning.io import BadLines, DataErrors, in_file_order, remove_partial_files, write_atomically
+from fl_tuning.methods import create_methods, default_learning_rate, label, method_set_from_sizes, method_set_of, sizes
 from fl_tuning.models import build_model, parameter_report
 from fl_tuning.optimizers import get_optimizer, learning_rate_at
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate
+from fl_tuning.inference import predict_results, progress_bar, write_submission
+from fl_tuning.model_files import ModelFiles
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
 from fl_tuning.weights import (
-    checkpoint_fingerprint, fingerprint, library_versions, load_state, load_tuned_weights,
-    read_state, save_state, save_tuned_weights,
+    fingerprint, library_versions, load_state, load_tuned_weights, read_state, save_state,
+    save_tuned_weights,
 )
 
 # Flags that override a task's row of the hyperparameter table.
@@ -38,76 +38,21 @@ OVERRIDABLE = ('epochs', 'batch_size', 'learning_rate', 'maxlen', 'grad_accum_st
 
 class RunConfig(object):
     def __init__(self, backbone, task, data_dir, model_dir, output_dir, checkpoint=None,
-                 ffn_prompt_size=160, prompt_size=0, seed=None, fused_feed_forward=False,
-                 progress=True, resume=False, skip_bad_lines=False, **overrides):
+                 ffn_prompt_size=160, prompt_size=0, method_set=None, seed=None,
+                 fused_feed_forward=False, progress=True, resume=False, skip_bad_lines=False,
+                 **overrides):
+        """``method_set``: {method name: settings} (fl_tuning.methods); without it the
+        two sizes decide, as in the original."""
         unknown = set(overrides) - set(OVERRIDABLE)
         if unknown:
             raise ValueError('unknown hyperparameter(s): %s' % ', '.join(sorted(unknown)))
         self.backbone, self.task, self.data_dir = backbone, task, data_dir
         self.model_dir, self.output_dir, self.checkpoint = model_dir, output_dir, checkpoint
-        self.ffn_prompt_size, self.prompt_size = ffn_prompt_size, prompt_size
+        self.method_set = (method_set if method_set is not None
+                           else method_set_from_sizes(ffn_prompt_size, prompt_size))
         self.seed, self.fused_feed_forward, self.progress = seed, fused_feed_forward, progress
         self.resume, self.skip_bad_lines = resume, skip_bad_lines
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
-
-
-class ModelFiles(object):
-    """The pretrained model's files, found and checked against each other."""
-
-    def __init__(self, model_dir, checkpoint, backbone, log):
-        if not os.path.isdir(model_dir):
-            raise InputError('model dir not found: %s' % model_dir)
-        self.config = os.path.join(model_dir, 'bert_config.json')
-        self.vocab = os.path.join(model_dir, 'vocab.txt')
-        for path, what in ((self.config, 'model config'), (self.vocab, 'vocabulary')):
-            if not os.path.isfile(path):
-                raise InputError('%s not found: %s' % (what, path))
-        self.checkpoint = locate_checkpoint(model_dir, checkpoint)
-        check_model_files(backbone, self.config, self.checkpoint, self.vocab, warn=log)
-        self.fingerprints = {'checkpoint_fingerprint': checkpoint_fingerprint(self.checkpoint),
-                             'vocab_fingerprint': fingerprint(self.vocab)}
-
-
-def locate_checkpoint(model_dir, checkpoint=None):
-    """The checkpoint prefix: ``checkpoint`` if given (absolute or in the model dir),
-    else the one the ``checkpoint`` file names, else the single ``*.index``."""
-    if checkpoint:
-        prefix = checkpoint if os.path.exists(checkpoint + '.index') else os.path.join(model_dir, checkpoint)
-        if not os.path.exists(prefix + '.index'):
-            raise InputError('checkpoint not found: %s (no %s.index)' % (checkpoint, prefix))
-        return prefix
-    latest = tf.train.latest_checkpoint(model_dir)
-    if latest and os.path.exists(latest + '.index'):
-        return latest
-    indexes = sorted(glob.glob(os.path.join(model_dir, '*.index')))
-    if len(indexes) == 1:
-        return indexes[0][:-len('.index')]
-    if not indexes:
-        raise InputError('no TensorFlow checkpoint (*.index) in model dir %s' % model_dir)
-    raise InputError('several checkpoints in %s (%s): choose one with --checkpoint' % (
-        model_dir, ', '.join(os.path.basename(i)[:-len('.index')] for i in indexes)))
-
-
-def progress_bar(enabled, iterable, description, total=None):
-    return tqdm(iterable, desc=description, total=total, disable=not enabled, leave=False,
-                dynamic_ncols=True)
-
-
-def predict_results(model, task, encoded, batch_size, progress, description):
-    """The task's per-example results of the model on ``encoded``, in order."""
-    results = []
-    total = int(np.ceil(len(encoded) / float(batch_size)))
-    for batch in progress_bar(progress, batches(encoded, batch_size, shuffle=False), description, total):
-        inputs, _ = collate(task, batch)
-        results.extend(task.reduce(model.predict_on_batch(inputs), batch))
-    return results
-
-
-def write_submission(model, task, tokenizer, examples, encoded, batch_size, path, progress):
-    """Predict one test file and write its submission atomically."""
-    results = predict_results(model, task, encoded, batch_size, progress, 'predict %s' % os.path.basename(path))
-    write_atomically(path, task.submission(examples, encoded, results, tokenizer))
-    return path
 
 
 def draw_seed():
@@ -154,6 +99,11 @@ class Run(object):
         self.log = log
         self.task = get_task(config.task)
         self.hyperparameters = dict(self.task.hyperparameters, **config.overrides)
+        rate, self.learning_rate_source = default_learning_rate(config.method_set)
+        if 'learning_rate' in config.overrides:
+            self.learning_rate_source = '--learning-rate'
+        elif rate is not None:
+            self.hyperparameters['learning_rate'] = rate
         self.task.hyperparameters = self.hyperparameters
         self.data_dir = os.path.join(config.data_dir, self.task.name)
         out = config.output_dir
@@ -205,6 +155,11 @@ class Run(object):
         self.encoded_train = self.encode(self.train_examples, 'train')
         self.encoded_dev = self.encode(self.dev_examples, 'dev')
         self.encoded_tests = [self.encode(examples, t.source) for t, examples in self.tests]
+        self.methods = create_methods(self.config.method_set)
+        sequences = [row for encoded in [self.encoded_train, self.encoded_dev] + self.encoded_tests
+                     for example in encoded for row in example.inputs[0]]
+        for method in self.methods:
+            method.prepare(sequences)
 
     def encode(self, examples, what):
         # Encoded once; the original re-tokenised every example every epoch.
@@ -224,8 +179,11 @@ class Run(object):
         data = hashlib.sha256()
         for path in self.task.data_paths(config.data_dir):
             data.update(fingerprint(path).encode('ascii'))
+        method_set = method_set_of(self.methods)
+        ffn_prompt_size, prompt_size = sizes(method_set)
         return dict(self.model_files.fingerprints, backbone=config.backbone, task=self.task.name,
-                    ffn_prompt_size=config.ffn_prompt_size, prompt_size=config.prompt_size,
+                    methods=method_set, method=label(method_set),
+                    ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size,
                     fused_feed_forward=config.fused_feed_forward, seed=self.seed,
                     hyperparameters=self.hyperparameters, skip_bad_lines=config.skip_bad_lines,
                     data_fingerprint='sha256:' + data.hexdigest())
@@ -235,6 +193,7 @@ class Run(object):
         return dict(self.settings(), task_state=self.task.state(), versions=library_versions(),
                     checkpoint=os.path.abspath(self.model_files.checkpoint),
                     trainable_parameters=self.parameters['trainable'] + self.parameters['head'],
+                    method_parameters=self.parameters['by_method'],
                     epoch=self.best_epoch, dev=self.epochs[-1]['dev'] if self.epochs else None)
 
     # -- the model -------------------------------------------------------------
@@ -248,8 +207,8 @@ class Run(object):
         with self.dropout.installed():
             self.transformer = build_model(
                 config.backbone, self.model_files.config, self.model_files.checkpoint,
-                ffn_prompt_size=config.ffn_prompt_size, prompt_size=config.prompt_size,
-                keep_tokens=self.keep_tokens, fused_feed_forward=config.fused_feed_forward)
+                methods=self.methods, keep_tokens=self.keep_tokens,
+                fused_feed_forward=config.fused_feed_forward)
             self.model, loss = self.task.build(self.transformer)
         h = self.hyperparameters
         self.steps_per_epoch = int(np.ceil(len(self.encoded_train) / float(h['batch_size'])))
@@ -356,7 +315,9 @@ class Run(object):
         best = self.epochs[self.best_epoch - 1]['dev'] if self.best_epoch else self.epochs[-1]['dev']
         return {
             'task': self.task.name, 'backbone': self.config.backbone,
-            'ffn_prompt_size': self.config.ffn_prompt_size, 'prompt_size': self.config.prompt_size,
+            'method': self.settings()['method'], 'methods': self.settings()['methods'],
+            'ffn_prompt_size': self.settings()['ffn_prompt_size'],
+            'prompt_size': self.settings()['prompt_size'],
             'hyperparameters': self.hyperparameters, 'seed': self.seed,
             'metric': self.task.metric, 'best_epoch': self.best_epoch, 'best_dev': best,
             'parameters': self.parameters, 'weights': self.weights_path,
@@ -386,9 +347,15 @@ class Run(object):
             completed = self.resume()
             if completed is not None:
                 return completed
-        self.log('%s on %s: %d train / %d dev examples; %s trainable parameters (+%d head); seed %d' % (
+        self.log('%s on %s: %d train / %d dev examples; seed %d' % (
             self.task.name, self.config.backbone, len(self.train_examples), len(self.dev_examples),
-            '{:,}'.format(self.parameters['trainable']), self.parameters['head'], self.seed))
+            self.seed))
+        by_method = ' + '.join('{} {:,}'.format(name, count)
+                               for name, count in self.parameters['by_method'].items())
+        self.log('method %s: {:,} trainable parameters ({}) + {:,} in the head; learning rate %g (%s)'
+                 .format(self.parameters['trainable'], by_method or 'none', self.parameters['head'])
+                 % (self.settings()['method'], self.hyperparameters['learning_rate'],
+                    self.learning_rate_source))
         self.train()
         self.write_submissions()
         self.write_record(final=True)

@@ -6,14 +6,10 @@ import os
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import write_atomically
+from fl_tuning.methods import label, method_set_from_sizes
 
 COLUMNS = ('task', 'backbone', 'method', 'ffn_prompt_size', 'prompt_size', 'seed', 'metric',
            'best_dev', 'best_epoch', 'epochs', 'trainable_parameters', 'seconds', 'status', 'record')
-
-
-def method_name(ffn_prompt_size, prompt_size):
-    parts = [name for name, size in (('FL', ffn_prompt_size), ('P-tuning v2', prompt_size)) if size]
-    return ' + '.join(parts) or 'head only'
 
 
 def record_row(path):
@@ -27,7 +23,7 @@ def record_row(path):
     summary = lines[-1].get('summary')
     row = {
         'task': run['task'], 'backbone': run['backbone'],
-        'method': method_name(run['ffn_prompt_size'], run['prompt_size']),
+        'method': run.get('method') or label(method_set_from_sizes(run['ffn_prompt_size'], run['prompt_size'])),
         'ffn_prompt_size': run['ffn_prompt_size'], 'prompt_size': run['prompt_size'],
         'seed': run['seed'], 'epochs': '%d/%d' % (len(epochs), run['hyperparameters']['epochs']),
         'seconds': round(sum(e['seconds'] for e in epochs), 1), 'record': path,

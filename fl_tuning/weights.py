@@ -17,11 +17,11 @@ from bert4keras.backend import K
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import atomic_path
+from fl_tuning.methods import describe, method_set_from_sizes
 
 FORMAT = 'fl-tuning-weights/1'
 # Manifest entries that must match the model a file is loaded onto.
-MUST_MATCH = ('backbone', 'task', 'ffn_prompt_size', 'prompt_size', 'checkpoint_fingerprint',
-              'vocab_fingerprint')
+MUST_MATCH = ('backbone', 'task', 'methods', 'checkpoint_fingerprint', 'vocab_fingerprint')
 
 
 def fingerprint(path):
@@ -91,12 +91,25 @@ def read_manifest(path):
         raise InputError('cannot read tuned-weights file %s' % path)
 
 
+def manifest_method_set(manifest):
+    """The method set a file was tuned with (files before methods were named: its sizes)."""
+    if 'methods' in manifest:
+        return manifest['methods']
+    return method_set_from_sizes(manifest['ffn_prompt_size'], manifest['prompt_size'])
+
+
 def check_manifest(manifest, expected, path):
     """Refuse a file whose manifest disagrees with ``expected`` on MUST_MATCH."""
+    saved = dict(manifest, methods=manifest_method_set(manifest))
     for key in MUST_MATCH:
-        if key in expected and manifest.get(key) != expected[key]:
+        if key not in expected:
+            continue
+        mine, theirs = json.loads(json.dumps(expected[key])), saved.get(key)
+        if theirs != mine:
+            if key == 'methods':
+                theirs, mine = describe(theirs), describe(mine)
             raise InputError('%s was tuned with %s = %s, but this model has %s: refusing to load it'
-                             % (path, key, manifest.get(key), expected[key]))
+                             % (path, key, theirs, mine))
 
 
 def load_tuned_weights(model, path, expected):

@@ -189,7 +189,7 @@ def test_checkpoint_found_by_its_index_or_named_explicitly(tiny_models, clue_dat
         target = name.replace('bert_model.ckpt', 'model.ckpt-691689')
         if name != 'checkpoint':  # NEZHA's release has no 'checkpoint' file
             shutil.copy(os.path.join(tiny.directory, name), os.path.join(model_dir, target))
-    from fl_tuning.run import locate_checkpoint
+    from fl_tuning.model_files import locate_checkpoint
     assert locate_checkpoint(model_dir) == os.path.join(model_dir, 'model.ckpt-691689')
     assert locate_checkpoint(model_dir, 'model.ckpt-691689') == os.path.join(model_dir, 'model.ckpt-691689')
     with pytest.raises(Exception, match='checkpoint not found: model.ckpt-1'):

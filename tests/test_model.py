@@ -8,7 +8,8 @@ from keras.layers import Input
 from keras.models import Model
 
 from fl_tuning import build_model, last_layer_name, load_vocabulary, parameter_report
-from fl_tuning.layers import PREFIX_DROPOUT_RATE, WidenedFeedForward
+from fl_tuning.layers import PREFIX_DROPOUT_RATE
+from fl_tuning.methods.fl import WidenedFeedForward
 from fl_tuning.models import BACKBONE_CLASSES
 
 from conftest import BACKBONES, padded_batch

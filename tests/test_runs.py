@@ -2,6 +2,7 @@
 atomic writes, run records and the summary table."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from bert4keras.backend import K
 from fl_tuning.errors import InputError
 from fl_tuning.fixtures import write_clue_fixtures
 from fl_tuning.io import atomic_path, remove_partial_files, write_atomically
+from fl_tuning.methods import method_set_from_sizes
 from fl_tuning.models import build_model
 from fl_tuning.predict import predict
 from fl_tuning.run import Run, RunConfig
@@ -98,8 +100,14 @@ def test_tuned_weights_are_refused_on_another_checkpoint_or_other_sizes(tiny_mod
     tiny = tiny_models['bert']
     transformer = build_model('bert', tiny.config_path, None, ffn_prompt_size=4, prompt_size=2)
     model, _ = get_task('afqmc').build(transformer)
-    with pytest.raises(InputError, match='was tuned with ffn_prompt_size = 8, but this model has 4'):
-        load_tuned_weights(model, summary['weights'], {'ffn_prompt_size': 4})
+    with pytest.raises(InputError, match=re.escape(
+            'was tuned with methods = fl(ffn_prompt_size=8), ptv2(prompt_size=2), but this model '
+            'has fl(ffn_prompt_size=4), ptv2(prompt_size=2)')):
+        load_tuned_weights(model, summary['weights'], {'methods': method_set_from_sizes(4, 2)})
+    with pytest.raises(InputError, match=re.escape(
+            'was tuned with methods = fl(ffn_prompt_size=8), ptv2(prompt_size=2), but this model has '
+            'ln(ln_embedding=False)')):
+        load_tuned_weights(model, summary['weights'], {'methods': {'ln': {'ln_embedding': False}}})
     with pytest.raises(InputError, match='weight 0 has shape'):
         load_tuned_weights(model, summary['weights'], {})
 
@@ -244,10 +252,10 @@ def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
         unfinished.write_text(''.join(f.readlines()[:-1]))  # killed before its summary
     rows, text, csv_path, markdown_path = summarize(str(runs))
     assert [(r['task'], r['backbone'], r['method'], r['seed'], r['status']) for r in rows] == [
-        ('afqmc', 'bert', 'FL', 1, 'complete'),
-        ('afqmc', 'bert', 'FL', 1, 'incomplete'),
-        ('c3', 'nezha', 'FL + P-tuning v2', 2, 'complete'),
-        ('cluener', 'roformer', 'P-tuning v2', 3, 'complete'),
+        ('afqmc', 'bert', 'fl', 1, 'complete'),
+        ('afqmc', 'bert', 'fl', 1, 'incomplete'),
+        ('c3', 'nezha', 'fl+ptv2', 2, 'complete'),
+        ('cluener', 'roformer', 'ptv2', 3, 'complete'),
     ]
     assert rows[0]['trainable_parameters'] == 2 * (32 * 8 + 8 + 8 * 32 + 32) + 32 * 2 + 2
     with open(csv_path) as f:
@@ -256,7 +264,7 @@ def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
     assert len(csv_lines) == 5
     with open(markdown_path) as f:
         assert len(f.read().splitlines()) == 6
-    assert 'cluener  roformer  P-tuning v2' in text
+    assert 'cluener  roformer  ptv2' in text
 
 
 class Crash(Exception):

@@ -5,17 +5,10 @@ from bert4keras.backend import K
 from keras.layers import Dense, Input, Lambda
 from keras.models import Model
 
-from fl_tuning import build_model, last_layer_name, load_vocabulary
+from fl_tuning import build_model, load_vocabulary
 from fl_tuning.optimizers import get_optimizer, learning_rate_schedule
 
-from conftest import BACKBONES, padded_batch
-
-
-def classifier(transformer):
-    cls = Lambda(lambda x: x[:, 0])(transformer.model.get_layer(last_layer_name(transformer)).output)
-    output = Dense(2, activation='softmax', kernel_initializer=transformer.initializer,
-                   name='head')(cls)
-    return Model(transformer.model.input, output)
+from conftest import BACKBONES, classifier, padded_batch
 
 
 @pytest.mark.parametrize('backbone', BACKBONES)

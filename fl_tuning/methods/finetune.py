@@ -1,0 +1,30 @@
+"""Full fine-tuning, the paper's reference: every backbone weight trains (embeddings,
+attention, feed-forward, LayerNorms). The MLM head that ``application='unilm'``
+builds is on no task's path and stays frozen."""
+from fl_tuning.methods.base import TuningMethod
+
+
+class FineTuning(TuningMethod):
+    name = 'finetune'
+    title = 'Full fine-tuning'
+    source = 'Devlin et al. 2019 (BERT)'
+    default_learning_rate = 2e-5
+    learning_rate_source = ('BERT (Devlin et al. 2019) fine-tunes at 2e-5 to 5e-5: the low end, '
+                            'ours, for 10 to 50 epochs without warm-up')
+    exclusive = True
+
+    def unfreeze(self, transformer):
+        for layer in transformer.backbone_layers:
+            layer.trainable = True
+
+    def parameter_count(self, transformer):
+        d, f, n = transformer.hidden_size, transformer.intermediate_size, transformer.num_hidden_layers
+        heads = transformer.num_attention_heads
+        qk, v = heads * transformer.attention_key_size, heads * transformer.attention_head_size
+        embeddings = (transformer.vocab_size + transformer.segment_vocab_size) * d + 2 * d
+        if transformer.absolute_positions:
+            embeddings += transformer.max_position * d
+        attention = 2 * (d * qk + qk) + (d * v + v) + (v * d + d)
+        feed_forward = (d * f + f) + (f * d + d)
+        layer_norms = 2 * 2 * d
+        return embeddings + n * (attention + feed_forward + layer_norms)

@@ -1,0 +1,55 @@
+"""A finished run brought back: its tuned-weights file on the pretrained checkpoint it
+was tuned from gives the task model, ready to predict or to be probed."""
+import os
+
+from fl_tuning.errors import InputError
+from fl_tuning.io import BadLines, DataErrors
+from fl_tuning.methods import create_methods
+from fl_tuning.model_files import ModelFiles
+from fl_tuning.models import build_model
+from fl_tuning.tasks import get_task
+from fl_tuning.vocab import build_tokenizer, load_vocabulary
+from fl_tuning.weights import check_manifest, load_tuned_weights, manifest_method_set, read_manifest
+
+
+class SavedRun(object):
+    """The manifest, task (with what it learned from the data), model files and
+    tokenizer of a tuned-weights file, checked against the model dir before any
+    model is built."""
+
+    def __init__(self, weights_path, model_dir, checkpoint=None, log=print):
+        if not os.path.isfile(weights_path):
+            raise InputError('tuned-weights file not found: %s' % weights_path)
+        self.weights_path = weights_path
+        self.manifest = manifest = read_manifest(weights_path)
+        self.task = get_task(manifest['task'])
+        self.task.hyperparameters = manifest['hyperparameters']
+        self.task.restore(manifest['task_state'])
+        self.files = ModelFiles(model_dir, checkpoint, manifest['backbone'], log)
+        self.method_set = manifest_method_set(manifest)
+        self.expected = dict(self.files.fingerprints, backbone=manifest['backbone'],
+                             task=self.task.name, methods=self.method_set)
+        check_manifest(manifest, self.expected, weights_path)
+        token_dict, self.keep_tokens = load_vocabulary(self.files.vocab)
+        self.tokenizer = build_tokenizer(token_dict)
+
+    def read(self, paths, split):
+        """Examples of ``paths``, every record checked (no record is skipped)."""
+        bad_lines = BadLines()
+        examples = [self.task.read([path], split, bad_lines) for path in paths]
+        if bad_lines.problems:
+            raise DataErrors(bad_lines.problems)
+        return examples
+
+    def encode(self, examples):
+        return [self.task.encode(e, self.tokenizer, self.task.hyperparameters).compact()
+                for e in examples]
+
+    def build(self):
+        """(bert4keras transformer, task model) with the tuned weights loaded."""
+        transformer = build_model(self.manifest['backbone'], self.files.config, self.files.checkpoint,
+                                  methods=create_methods(self.method_set), keep_tokens=self.keep_tokens,
+                                  fused_feed_forward=self.manifest['fused_feed_forward'])
+        model, _ = self.task.build(transformer)
+        load_tuned_weights(model, self.weights_path, self.expected)
+        return transformer, model
