@@ -17,14 +17,16 @@ from bert4keras.backend import K
 
 from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
+from fl_tuning.inference import predict_results, progress_bar, write_submission
 from fl_tuning.io import BadLines, DataErrors, in_file_order, remove_partial_files, write_atomically
-from fl_tuning.methods import create_methods, default_learning_rate, label, method_set_from_sizes, method_set_of, sizes
+from fl_tuning.methods import (
+    create_methods, default_learning_rate, label, method_set_from_sizes, method_set_of, sizes,
+)
+from fl_tuning.model_files import ModelFiles
 from fl_tuning.models import build_model, parameter_report
 from fl_tuning.optimizers import get_optimizer, learning_rate_at
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate
-from fl_tuning.inference import predict_results, progress_bar, write_submission
-from fl_tuning.model_files import ModelFiles
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
 from fl_tuning.weights import (
     fingerprint, library_versions, load_state, load_tuned_weights, read_state, save_state,

@@ -24,7 +24,7 @@ SIZE_OF = {'fl': 'ffn_prompt_size', 'ptv2': 'prompt_size', 'prompt': 'prompt_siz
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
     return write_clue_fixtures(str(tmp_path_factory.mktemp('clue')),
-                               tasks=['afqmc', 'cluener', 'c3', 'cmrc2018'])
+                               tasks=['afqmc', 'cluener', 'c3', 'cmrc2018'], counts=(6, 4, 3))
 
 
 def run(tiny, data, output_dir, task, method, **options):
@@ -92,13 +92,14 @@ def test_every_method_trains_saves_and_predicts_on_a_classification_task(tiny_mo
         assert f.read() == expected
 
 
-@pytest.mark.parametrize('method', ['fl', 'ptv2', 'prompt', 'ln', 'pasta', 'apt', 'finetune', 'fl,ln'])
+@pytest.mark.parametrize('method', ['fl', 'ptv2', 'prompt', 'ln', 'pasta', 'apt', 'finetune', 'fl,ln',
+                                    'ptv2,pasta'])
 def test_every_method_runs_cluener(tiny_models, data, tmp_path, method):
     summary = run(tiny_models['roformer'], data, tmp_path / 'run', 'cluener', method)
     assert summary['method'] == method.replace(',', '+')
     assert 0 <= summary['best_dev']['f1'] <= 1
     with open(summary['submissions'][0], encoding='utf-8') as f:
-        assert len(f.readlines()) == 4  # one line per test sentence
+        assert len(f.readlines()) == 3  # one line per test sentence
 
 
 @pytest.mark.parametrize('task', ['c3', 'cmrc2018'])

@@ -21,7 +21,7 @@ class WidenedFeedForward(FeedForward):
     ``fused=True`` concatenates the kernels and runs one wide matmul per side;
     ``fused=False`` runs the two parts side by side and sums them, which is the
     original's exact order of operations and skips the weight gradient of the
-    frozen slice (see benchmarks/feed_forward_forms.py for the figures).
+    frozen slice (see benchmarks/training_step.py for the figures).
     """
 
     def __init__(self, units, extra_units, fused=False, **kwargs):
