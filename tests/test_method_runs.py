@@ -9,6 +9,7 @@ import h5py
 import pytest
 from bert4keras.backend import K
 
+from fl_tuning.errors import InputError
 from fl_tuning.fixtures import write_clue_fixtures
 from fl_tuning.gates import probe_gates
 from fl_tuning.methods import resolve_method_set
@@ -128,12 +129,11 @@ def test_gates_probe_of_an_apt_run(tiny_models, data, tmp_path):
                '--json', '--no-progress']
     printed = json.loads(subprocess.check_output(command, cwd=ROOT, stderr=subprocess.DEVNULL).decode())
     assert printed == pytest.approx(rows)
-    K.clear_session()
-    fl = run(tiny, data, tmp_path / 'fl', 'afqmc', 'fl')
-    result = subprocess.run(command[:4] + [fl['weights'], '--data-dir', data], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert result.returncode == 2
-    assert result.stderr.decode().splitlines()[-1].endswith('was tuned with fl, not apt: it has no gates to probe')
+    with h5py.File(summary['weights'], 'r+') as f:  # as a run of another method set
+        manifest = json.loads(f.attrs['manifest'])
+        f.attrs['manifest'] = json.dumps(dict(manifest, method='fl', methods={'fl': {'ffn_prompt_size': 4}}))
+    with pytest.raises(InputError, match='was tuned with fl, not apt: it has no gates to probe'):
+        probe_gates(summary['weights'], data_dir=data, progress=False, log=lambda m: None)
 
 
 def test_run_command_with_method_flags_and_its_errors(tiny_models, data, tmp_path):
