@@ -37,6 +37,14 @@ def positive_number(text):
     return value
 
 
+def file_names(text):
+    """An argparse type: a comma-separated list of file names."""
+    names = [name.strip() for name in text.split(',') if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError('no file name in %r' % text)
+    return names
+
+
 def quiet_tensorflow():
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import warnings
@@ -59,6 +67,19 @@ def add_run_arguments(parser, with_backbone_and_task=True):
                        '(e.g. model.ckpt-691689); default: found in the model dir')
     paths.add_argument('--output-dir', default='.',
                        help='where weights/, results/ and records/ go (default: .)')
+    paths.add_argument('--train-file', type=file_names, metavar='NAME[,NAME...]',
+                       help="training file(s) inside the task folder instead of the task's CLUE "
+                       'files (e.g. FewCLUE: train_0.json; chid: questions,answers)')
+    paths.add_argument('--dev-file', type=file_names, metavar='NAME[,NAME...]',
+                       help='dev file(s) inside the task folder (e.g. FewCLUE: dev_0.json)')
+    few = parser.add_argument_group('few-shot setting')
+    few.add_argument('--few-shot', type=count(1), metavar='K',
+                     help='train on a sample drawn from (K, --few-shot-seed): K examples per label '
+                     '(see README for cluener, c3, chid, cmrc2018); written to OUTPUT_DIR/few_shot')
+    few.add_argument('--few-shot-seed', type=count(0), default=0, metavar='S',
+                     help='the sample seed (default 0); the same K and S give the same sample anywhere')
+    few.add_argument('--few-shot-dev', type=count(1), metavar='K',
+                     help='sample the dev set the same way (default: the full dev set)')
     method = parser.add_argument_group('tuning method')
     add_method_arguments(method)
     method.add_argument('--fused-feed-forward', action='store_true',
@@ -109,7 +130,9 @@ def run_config(args, backbone, task):
     return RunConfig(backbone, task, args.data_dir, args.model_dir, args.output_dir,
                      checkpoint=args.checkpoint, method_set=method_set(args), seed=args.seed,
                      fused_feed_forward=args.fused_feed_forward, resume=args.resume,
-                     skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress, **overrides)
+                     skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress,
+                     train_files=args.train_file, dev_files=args.dev_file, few_shot=args.few_shot,
+                     few_shot_seed=args.few_shot_seed, few_shot_dev=args.few_shot_dev, **overrides)
 
 
 def execute_run(config):

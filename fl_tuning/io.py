@@ -24,6 +24,15 @@ class Location(object):
             return '%s: %s' % (self.path, self.item)
         return self.path
 
+    def __eq__(self, other):
+        return isinstance(other, Location) and self.key() == other.key()
+
+    def __hash__(self):
+        return hash(self.key())
+
+    def key(self):
+        return (self.path, self.line, self.item)
+
     def inside(self, item):
         """A place inside this record (for JSON documents: item paths)."""
         if self.line is not None:
@@ -62,11 +71,19 @@ def in_file_order(problems):
 class BadLines(object):
     """Collects the data problems found while reading. Reading goes on past a bad
     record, so that all of them are reported at once; with ``skip`` the bad records
-    are left out and counted instead of stopping the run."""
+    are left out and counted instead of stopping the run.
+
+    ``notices`` are records the original reads without complaint although a check
+    finds them odd (an entity span whose text differs from its label, say): they are
+    read as the original reads them, and counted and reported."""
 
     def __init__(self, skip=False):
         self.skip = skip
         self.problems = []
+        self.notices = []
+
+    def notice(self, location, field, message):
+        self.notices.append(DataError(location, field, message))
 
     @contextlib.contextmanager
     def guard(self):

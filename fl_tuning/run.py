@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 from bert4keras.backend import K
 
+from fl_tuning import few_shot
 from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
 from fl_tuning.inference import predict_results, progress_bar, write_submission
@@ -42,9 +43,12 @@ class RunConfig(object):
     def __init__(self, backbone, task, data_dir, model_dir, output_dir, checkpoint=None,
                  ffn_prompt_size=160, prompt_size=0, method_set=None, seed=None,
                  fused_feed_forward=False, progress=True, resume=False, skip_bad_lines=False,
+                 train_files=None, dev_files=None, few_shot=None, few_shot_seed=0, few_shot_dev=None,
                  **overrides):
         """``method_set``: {method name: settings} (fl_tuning.methods); without it the
-        two sizes decide, as in the original."""
+        two sizes decide, as in the original. ``train_files``, ``dev_files``: file names
+        inside the task folder instead of the task's CLUE files. ``few_shot``: K, to
+        train on a sample drawn from (K, ``few_shot_seed``); ``few_shot_dev`` likewise."""
         unknown = set(overrides) - set(OVERRIDABLE)
         if unknown:
             raise ValueError('unknown hyperparameter(s): %s' % ', '.join(sorted(unknown)))
@@ -54,6 +58,8 @@ class RunConfig(object):
                            else method_set_from_sizes(ffn_prompt_size, prompt_size))
         self.seed, self.fused_feed_forward, self.progress = seed, fused_feed_forward, progress
         self.resume, self.skip_bad_lines = resume, skip_bad_lines
+        self.train_files, self.dev_files = train_files, dev_files
+        self.few_shot, self.few_shot_seed, self.few_shot_dev = few_shot, few_shot_seed, few_shot_dev
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
 
 
@@ -108,17 +114,35 @@ class Run(object):
             self.hyperparameters['learning_rate'] = rate
         self.task.hyperparameters = self.hyperparameters
         self.data_dir = os.path.join(config.data_dir, self.task.name)
+        for split, names in (('train', config.train_files), ('dev', config.dev_files)):
+            if names:
+                setattr(self.task, '%s_files' % split, self.files_in_task_folder(split, names))
         out = config.output_dir
         self.weights_path = os.path.join(out, 'weights', '%s.weights' % self.task.name)
         self.record_path = os.path.join(out, 'records', '%s.jsonl' % self.task.name)
         self.state_path = os.path.join(out, 'state', '%s.state' % self.task.name)
         self.seed = config.seed if config.seed is not None else draw_seed()
         self.epochs, self.best, self.best_epoch, self.step = [], 0.0, None, 0
-        self.skipped = []
+        self.skipped, self.notices = [], []
         self.started = time.time()
 
     def path(self, name):
         return os.path.join(self.data_dir, name)
+
+    def files_in_task_folder(self, split, names):
+        """``--train-file``/``--dev-file`` names, checked: as many as the task reads
+        (chid: questions and answers; c3: any number), each inside the task folder or
+        an absolute path."""
+        default = getattr(self.task, '%s_files' % split)
+        flag = '--%s-file' % split
+        if len(names) != len(default) and self.task.name != 'c3':
+            raise InputError('%s %s: %s reads %d %s file(s) (%s by default)' % (
+                flag, ','.join(names), self.task.name, len(default), split, ','.join(default)))
+        for name in names:  # a name in the task folder, or an absolute path (a written sample)
+            if not os.path.isabs(name) and os.path.normpath(name).split(os.sep)[0] == os.pardir:
+                raise InputError('%s %s: name a file inside the task folder %s (or give an absolute '
+                                 'path)' % (flag, name, self.data_dir))
+        return tuple(names)
 
     # -- before any model is built --------------------------------------------
     def check_inputs(self):
@@ -150,9 +174,21 @@ class Run(object):
             self.log('skipped %d bad record(s):' % len(self.skipped))
             for problem in self.skipped:
                 self.log('  %s' % problem)
+        self.notices = [str(notice) for notice in in_file_order(bad_lines.notices + test_lines.notices)]
+        if self.notices:
+            self.log('%d record(s) read as the original reads them, although they look odd:'
+                     % len(self.notices))
+            for notice in self.notices[:DataErrors.shown]:
+                self.log('  %s' % notice)
+            if len(self.notices) > DataErrors.shown:
+                self.log('  ... and %d more' % (len(self.notices) - DataErrors.shown))
         for examples, what in ((self.train_examples, 'training'), (self.dev_examples, 'dev')):
             if not examples:
                 raise InputError('no %s examples in %s' % (what, self.data_dir))
+        self.samples = {}
+        for split, k in (('train', self.config.few_shot), ('dev', self.config.few_shot_dev)):
+            if k:
+                self.draw_sample(split, k)
         task.prepare(self.train_examples, self.dev_examples)
         self.encoded_train = self.encode(self.train_examples, 'train')
         self.encoded_dev = self.encode(self.dev_examples, 'dev')
@@ -162,6 +198,18 @@ class Run(object):
                      for example in encoded for row in example.inputs[0]]
         for method in self.methods:
             method.prepare(sequences)
+
+    def draw_sample(self, split, k):
+        """Replace the split's examples by their few-shot sample, written beside the run."""
+        seed = self.config.few_shot_seed
+        folder = os.path.join(self.config.output_dir, 'few_shot', self.task.name,
+                              '%s-k%d-seed%d' % (split, k, seed))
+        examples = getattr(self, '%s_examples' % split)
+        drawn = few_shot.sample(self.task, examples, k, seed, folder)
+        setattr(self, '%s_examples' % split, drawn.examples)
+        self.samples[split] = drawn.description()
+        self.log('few-shot %s sample (K=%d, seed %d): %d of %d examples, written to %s' % (
+            split, k, seed, len(drawn.examples), len(examples), folder))
 
     def encode(self, examples, what):
         # Encoded once; the original re-tokenised every example every epoch.
@@ -187,6 +235,8 @@ class Run(object):
                     methods=method_set, method=label(method_set),
                     ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size,
                     fused_feed_forward=config.fused_feed_forward, seed=self.seed,
+                    data_files={'train': list(self.task.train_files), 'dev': list(self.task.dev_files)},
+                    few_shot=self.samples,
                     hyperparameters=self.hyperparameters, skip_bad_lines=config.skip_bad_lines,
                     data_fingerprint='sha256:' + data.hexdigest())
 
@@ -324,6 +374,7 @@ class Run(object):
             'metric': self.task.metric, 'best_epoch': self.best_epoch, 'best_dev': best,
             'parameters': self.parameters, 'weights': self.weights_path,
             'submissions': getattr(self, 'submissions', []), 'skipped_records': len(self.skipped),
+            'data_notices': len(self.notices),
             'seconds': round(sum(e['seconds'] for e in self.epochs), 3),
             'settings': self.settings(),
         }

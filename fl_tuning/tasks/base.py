@@ -10,6 +10,8 @@ import os
 import numpy as np
 from bert4keras.snippets import sequence_padding
 
+from fl_tuning.io import write_atomically
+
 
 
 class Encoded(object):
@@ -99,6 +101,29 @@ class Task(object):
         """The text of the submission file for one test file."""
         raise NotImplementedError
 
+    # -- the few-shot setting (fl_tuning.few_shot) ------------------------
+    # 'per_label': K units of every label; 'category_cover': every category in at
+    # least K units (cluener); 'quota': units up to K x few_shot_quota examples.
+    few_shot_rule = 'per_label'
+    few_shot_quota = None
+
+    def sample_unit(self, example):
+        """What a sample draws whole: the record (line, question) an example comes from."""
+        raise NotImplementedError
+
+    def sample_label(self, example):
+        """'per_label': the example's label; 'category_cover': its categories."""
+        raise NotImplementedError
+
+    def sample_size(self, examples):
+        """'quota': how much a unit counts (default: its examples)."""
+        return len(examples)
+
+    def write_sample(self, examples, folder):
+        """Write ``examples`` (whole units, in file order) to ``folder`` in the task's
+        own file format; returns the paths, to be given to ``--train-file``."""
+        raise NotImplementedError
+
     def improves(self, score, best):
         return score >= best if self.keep_ties else score > best
 
@@ -128,3 +153,32 @@ def batches(encoded, batch_size, shuffle):
 
 def json_lines(objects, **dumps_options):
     return ''.join(json.dumps(o, **dumps_options) + '\n' for o in objects)
+
+
+def write_source_lines(sources, folder):
+    """The JSON-lines records at ``sources`` (Locations with lines) copied verbatim to
+    ``folder``, each source file's under its own name; returns the paths written."""
+    wanted = {}
+    for source in sources:
+        wanted.setdefault(source.path, []).append(source.line)
+    written = []
+    for path, numbers in wanted.items():
+        keep, lines = set(numbers), {}
+        with open(path, 'rb') as f:
+            for number, raw in enumerate(f, 1):
+                if number in keep:
+                    lines[number] = raw.decode('utf-8-sig' if number == 1 else 'utf-8').rstrip('\r\n')
+        target = os.path.join(folder, os.path.basename(path))
+        write_atomically(target, ''.join(lines[n] + '\n' for n in numbers))
+        written.append(target)
+    return written
+
+
+def unique(items):
+    """The items without repeats, in their first order."""
+    seen, kept = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            kept.append(item)
+    return kept

@@ -6,7 +6,7 @@ from keras.models import Model
 
 from fl_tuning.io import DataError, field, list_of, read_json_lines
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, json_lines
+from fl_tuning.tasks.base import Encoded, Task, json_lines, write_source_lines
 
 
 class IntegerLabels(object):
@@ -42,6 +42,8 @@ class NamedLabels(object):
 
     def index(self, record, location):
         value = record.get('label', self.default)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # FewCLUE writes tnews' label codes as numbers
         if value in self.names:
             return self.names.index(value)
         if self.drop_unknown:
@@ -91,10 +93,10 @@ def marked_wsc_text(record, location):
 
 
 class Example(object):
-    __slots__ = ('texts', 'label', 'id')
+    __slots__ = ('texts', 'label', 'id', 'source')
 
-    def __init__(self, texts, label, id):
-        self.texts, self.label, self.id = texts, label, id
+    def __init__(self, texts, label, id, source=None):
+        self.texts, self.label, self.id, self.source = texts, label, id, source
 
 
 class SentenceClassification(Task):
@@ -113,12 +115,21 @@ class SentenceClassification(Task):
                     texts = self.texts(record, location)
                     if split == 'test':
                         identifier = field(record, 'id', location, (int, str))
-                        examples.append(Example(texts, 0, str(identifier)))
+                        examples.append(Example(texts, 0, str(identifier), location))
                         continue
                     label = self.labels.index(record, location)
                     if label is not None:
-                        examples.append(Example(texts, label, None))
+                        examples.append(Example(texts, label, None, location))
         return examples
+
+    def sample_unit(self, example):
+        return example.source
+
+    def sample_label(self, example):
+        return example.label
+
+    def write_sample(self, examples, folder):
+        return write_source_lines([e.source for e in examples], folder)
 
     def encode(self, example, tokenizer, hyperparameters):
         first, second = example.texts

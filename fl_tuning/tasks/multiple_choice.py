@@ -1,6 +1,7 @@
 """Multiple-choice tasks c3 and chid (ORIGINAL_SPEC §11): each example is one
 sequence per choice; [CLS] -> Dense(1) gives one logit per choice."""
 import json
+import os
 import re
 
 import numpy as np
@@ -11,10 +12,10 @@ from keras.models import Model
 from scipy.optimize import linear_sum_assignment
 
 from fl_tuning.io import (
-    DataError, Location, checked_list, field, list_of, read_json, read_json_lines,
+    DataError, Location, checked_list, field, list_of, read_json, read_json_lines, write_atomically,
 )
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, json_lines
+from fl_tuning.tasks.base import Encoded, Task, json_lines, unique, write_source_lines
 
 
 class MultipleChoice(Task):
@@ -50,11 +51,11 @@ def multichoice_crossentropy(num_choices):
 
 
 class C3Example(object):
-    __slots__ = ('passage', 'question', 'choices', 'answer', 'id')
+    __slots__ = ('passage', 'question', 'choices', 'answer', 'id', 'source')
 
-    def __init__(self, passage, question, choices, answer, id):
+    def __init__(self, passage, question, choices, answer, id, source=None):
         self.passage, self.question, self.choices = passage, question, choices
-        self.answer, self.id = answer, id
+        self.answer, self.id, self.source = answer, id, source
 
 
 class C3(MultipleChoice):
@@ -78,8 +79,10 @@ class C3(MultipleChoice):
                     questions = checked_list(document[1], dict, location, '[1] (questions)')
                     for index, question in enumerate(questions):
                         with bad_lines.guard():
-                            examples.append(self.read_question(
-                                '||'.join(passages), question, split, location.inside('[1][%d]' % index)))
+                            example = self.read_question(
+                                '||'.join(passages), question, split, location.inside('[1][%d]' % index))
+                            example.source = (path, number, index)
+                            examples.append(example)
         return examples
 
     def read_question(self, passage, question, split, location):
@@ -88,14 +91,38 @@ class C3(MultipleChoice):
             raise DataError(location, 'choice', 'no choices')
         choices += [self.padding_choice] * (self.num_choices - len(choices))
         choices = choices[:self.num_choices]
-        answer = 0
-        if split != 'test':
+        # The published train and dev questions carry no id; the submission needs it.
+        answer, identifier = 0, None
+        if split == 'test':
+            identifier = str(field(question, 'id', location, (int, str)))
+        else:
             text = field(question, 'answer', location, str)
             if text not in choices:
                 raise DataError(location, 'answer', '%r is not among the choices' % text)
             answer = choices.index(text)
         return C3Example(passage, field(question, 'question', location, str), choices, answer,
-                         str(field(question, 'id', location, (int, str))))
+                         identifier)
+
+    # few-shot: questions, four per K (as many as the choices)
+    few_shot_rule, few_shot_quota = 'quota', 4
+
+    def sample_unit(self, example):
+        return example.source
+
+    def write_sample(self, examples, folder):
+        """Each source file's documents with only the sampled questions, under its name."""
+        chosen = {}
+        for path, document, question in (e.source for e in examples):
+            chosen.setdefault(path, {}).setdefault(document, []).append(question)
+        written = []
+        for path, documents in chosen.items():
+            source = read_json(path)
+            subset = [[source[d][0], [source[d][1][q] for q in questions]] + source[d][2:]
+                      for d, questions in sorted(documents.items())]
+            target = os.path.join(folder, os.path.basename(path))
+            write_atomically(target, json.dumps(subset, ensure_ascii=False))
+            written.append(target)
+        return written
 
     def encode(self, example, tokenizer, hyperparameters):
         passage = tokenizer.encode(example.passage)[0]
@@ -123,11 +150,11 @@ BLANK = re.compile(r'#idiom\d{6}#')
 
 
 class ChidExample(object):
-    __slots__ = ('left', 'right', 'line', 'tag', 'answer', 'candidates')
+    __slots__ = ('left', 'right', 'line', 'tag', 'answer', 'candidates', 'source')
 
-    def __init__(self, left, right, line, tag, answer, candidates):
+    def __init__(self, left, right, line, tag, answer, candidates, source=None):
         self.left, self.right, self.line, self.tag = left, right, line, tag
-        self.answer, self.candidates = answer, candidates
+        self.answer, self.candidates, self.source = answer, candidates, source
 
 
 class Chid(MultipleChoice):
@@ -150,6 +177,11 @@ class Chid(MultipleChoice):
 
     def read_line(self, index, record, location, answers, paths):
         """The examples of one line: one per blank of each passage."""
+        if isinstance(record.get('content'), str) and 'answer' in record:
+            raise DataError(location, 'content', "this is FewCLUE's chid format (one passage with "
+                            "a single #idiom# blank, 7 candidates and an inline 'answer'); the chid "
+                            "task reads CLUE's (a list of passages, 10 candidates, answers in their "
+                            'own file)')
         candidates = list_of(record, 'candidates', location, str)
         if len(candidates) != self.num_choices:
             raise DataError(location, 'candidates', 'expected %d idioms, got %d' % (
@@ -167,8 +199,21 @@ class Chid(MultipleChoice):
                         raise DataError(location, 'content', 'the answer of %s in %s is %r, not a '
                                         'candidate index 0..%d' % (tag, paths[1], answer, self.num_choices - 1))
                 examples.append(ChidExample(segments[:k + 1], segments[k + 1:], index, tag, answer,
-                                            candidates))
+                                            candidates, location))
         return examples
+
+    # few-shot: whole lines, up to ten blanks per K (as many as the candidates)
+    few_shot_rule, few_shot_quota = 'quota', 10
+
+    def sample_unit(self, example):
+        return example.source
+
+    def write_sample(self, examples, folder):
+        """The sampled lines, verbatim, and their blanks' answers."""
+        questions, = write_source_lines(unique(e.source for e in examples), folder)
+        answers = questions[:-len('.json')] + '_answer.json'  # CLUE's names: train.json, train_answer.json
+        write_atomically(answers, json.dumps(dict((e.tag, e.answer) for e in examples), indent=4))
+        return [questions, answers]
 
     def encode(self, example, tokenizer, hyperparameters):
         left, right = sample_split(example.left, example.right, hyperparameters['maxlen'])

@@ -1,6 +1,7 @@
 """Span tasks with bert4keras' GlobalPointer (ORIGINAL_SPEC §12): cluener (entities)
 and cmrc2018 (reading comprehension)."""
 import json
+import os
 
 import numpy as np
 from bert4keras.backend import K, multilabel_categorical_crossentropy
@@ -9,9 +10,11 @@ from bert4keras.snippets import lowercase_and_normalize
 from keras.layers import Input, Lambda
 from keras.models import Model
 
-from fl_tuning.io import DataError, Location, field, list_of, read_json, read_json_lines
+from fl_tuning.io import (
+    DataError, Location, field, list_of, read_json, read_json_lines, write_atomically,
+)
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, json_lines
+from fl_tuning.tasks.base import Encoded, Task, json_lines, unique, write_source_lines
 
 
 def global_pointer(transformer, features, heads):
@@ -22,10 +25,10 @@ def global_pointer(transformer, features, heads):
 # -- cluener ---------------------------------------------------------------------
 
 class EntityExample(object):
-    __slots__ = ('text', 'entities', 'record')
+    __slots__ = ('text', 'entities', 'record', 'source')
 
-    def __init__(self, text, entities, record):
-        self.text, self.entities, self.record = text, entities, record
+    def __init__(self, text, entities, record, source=None):
+        self.text, self.entities, self.record, self.source = text, entities, record, source
 
 
 class Cluener(Task):
@@ -42,13 +45,14 @@ class Cluener(Task):
             for location, record in read_json_lines(path, bad_lines):
                 with bad_lines.guard():
                     text = field(record, 'text', location, str)
-                    entities = [] if split == 'test' else self.entities(record, text, location)
-                    examples.append(EntityExample(text, entities, record))
+                    entities = [] if split == 'test' else self.entities(record, text, location, bad_lines)
+                    examples.append(EntityExample(text, entities, record, location))
         return examples
 
     @staticmethod
-    def entities(record, text, location):
-        """(start, end, category) of every labelled span, checked against the text."""
+    def entities(record, text, location, bad_lines):
+        """(start, end, category) of every labelled span. A span whose text is not its
+        entity's is kept as the original keeps it (its cells are labelled), and noticed."""
         entities = []
         for category, mentions in field(record, 'label', location, dict).items():
             if not isinstance(mentions, dict):
@@ -61,10 +65,25 @@ class Cluener(Task):
                             category, mention, json.dumps(span, ensure_ascii=False)))
                     start, end = span
                     if not 0 <= start <= end < len(text) or text[start:end + 1] != mention:
-                        raise DataError(location, 'label', '%s %r: span [%d, %d] is %r in the text' % (
-                            category, mention, start, end, text[start:end + 1] if 0 <= start else ''))
+                        bad_lines.notice(location, 'label', '%s %r: span [%d, %d] is %r in the text '
+                                         '(kept, as the original keeps it)' % (
+                                             category, mention, start, end,
+                                             text[start:end + 1] if 0 <= start else ''))
                     entities.append((start, end, category))
         return entities
+
+    # few-shot: the greedy cover, every category in at least K sentences
+    few_shot_rule = 'category_cover'
+
+    def sample_unit(self, example):
+        return example.source
+
+    def sample_label(self, example):
+        """The categories a sentence mentions."""
+        return set(category for _, _, category in example.entities)
+
+    def write_sample(self, examples, folder):
+        return write_source_lines([e.source for e in examples], folder)
 
     def prepare(self, train, dev):
         self.categories = sorted(set(c for e in train + dev for _, _, c in e.entities))
@@ -149,10 +168,11 @@ def global_pointer_crossentropy(y_true, y_pred):
 
 class Window(object):
     """One sliding window of a context, with its question and answer offsets."""
-    __slots__ = ('qid', 'question', 'text', 'start', 'end')
+    __slots__ = ('qid', 'question', 'text', 'start', 'end', 'source')
 
-    def __init__(self, qid, question, text, start, end):
+    def __init__(self, qid, question, text, start, end, source=None):
         self.qid, self.question, self.text, self.start, self.end = qid, question, text, start, end
+        self.source = source
 
 
 class MaskFromInput(Layer):
@@ -185,13 +205,17 @@ class Cmrc2018(Task):
                             context = field(paragraph, 'context', where, str)
                             for q, qa in enumerate(list_of(paragraph, 'qas', where, dict)):
                                 with bad_lines.guard():
-                                    windows.extend(self.windows(
-                                        qa, context, split, where.inside('.qas[%d]' % q)))
+                                    for window in self.windows(qa, context, split,
+                                                               where.inside('.qas[%d]' % q), bad_lines):
+                                        window.source = (path, window.qid)
+                                        windows.append(window)
         return windows
 
-    def windows(self, qa, context, split, location):
+    def windows(self, qa, context, split, location, bad_lines):
         """The original's stride_split, once per gold answer (dev questions have
-        several, so their windows repeat); it stops after an answer at -1."""
+        several, so their windows repeat); it stops after an answer at -1. An answer
+        whose text is not at its ``answer_start`` keeps the original's offsets
+        (start, start + its length) and is noticed."""
         qid = str(field(qa, 'id', location, (int, str)))
         question = lowercase_and_normalize(field(qa, 'question', location, str))
         answers = [{'text': '', 'answer_start': -1}]  # the test file's placeholder
@@ -202,9 +226,10 @@ class Cmrc2018(Task):
             for k, answer in enumerate(answers):
                 text = field(answer, 'text', location, str)
                 start = field(answer, 'answer_start', location, int)
-                if context[start:start + len(text)] != text or start < 0:
-                    raise DataError(location, 'answers[%d]' % k, 'answer %r does not occur at %d in '
-                                    'the context (found %r)' % (text, start, context[start:start + len(text)]))
+                if start != -1 and (start < 0 or context[start:start + len(text)] != text):
+                    bad_lines.notice(location, 'answers[%d]' % k, 'answer %r does not occur at %d in '
+                                     'the context (found %r; kept at that offset, as the original '
+                                     'keeps it)' % (text, start, context[start:start + len(text)]))
         context = lowercase_and_normalize(context)
         window_size = self.hyperparameters['maxlen'] - len(question) - 3
         result = []
@@ -226,6 +251,36 @@ class Cmrc2018(Task):
             if start == -1:
                 break
         return result
+
+    # few-shot: questions (all their windows), four per K
+    few_shot_rule, few_shot_quota = 'quota', 4
+
+    def sample_unit(self, window):
+        return window.source
+
+    def sample_size(self, windows):
+        return 1  # a question, however many windows it has
+
+    def write_sample(self, windows, folder):
+        """The source documents with only the sampled questions (and the paragraphs
+        and articles that hold one)."""
+        chosen = {}
+        for path, qid in unique(w.source for w in windows):
+            chosen.setdefault(path, set()).add(qid)
+        written = []
+        for path, qids in chosen.items():
+            document = read_json(path)
+            articles = []
+            for article in document['data']:
+                paragraphs = [dict(p, qas=[qa for qa in p['qas'] if str(qa['id']) in qids])
+                              for p in article['paragraphs']]
+                paragraphs = [p for p in paragraphs if p['qas']]
+                if paragraphs:
+                    articles.append(dict(article, paragraphs=paragraphs))
+            target = os.path.join(folder, os.path.basename(path))
+            write_atomically(target, json.dumps(dict(document, data=articles), ensure_ascii=False))
+            written.append(target)
+        return written
 
     def encode(self, window, tokenizer, hyperparameters):
         question_ids = tokenizer.encode(window.question)[0]
