@@ -194,6 +194,58 @@ def command_gates(args):
     print(json.dumps(rows, indent=2) if args.json else gates_table(rows))
 
 
+def command_sweep(args):
+    import shlex
+    from fl_tuning.errors import InputError
+    from fl_tuning.sweep import FULL, Grid, Sweep, read_grid_file, slurm_script
+    grid = read_grid_file(args.grid) if args.grid else None
+    values = dict((key, getattr(grid, key)) for key in (
+        'backbones', 'tasks', 'methods', 'seeds', 'settings', 'data_dir', 'output_dir',
+        'few_shot_seed', 'run_args')) if grid else {'settings': [FULL], 'output_dir': 'runs',
+                                                    'data_dir': './clue_dataset'}
+    flags = {'backbones': args.backbone and dict(args.backbone), 'tasks': args.tasks,
+             'methods': args.methods, 'seeds': args.seeds, 'settings': args.settings,
+             'data_dir': args.data_dir, 'output_dir': args.output_dir,
+             'few_shot_seed': args.few_shot_seed,
+             'run_args': args.run_args and shlex.split(args.run_args)}
+    values.update((key, value) for key, value in flags.items() if value is not None)
+    missing = [key for key in ('backbones', 'tasks', 'methods', 'seeds') if not values.get(key)]
+    if missing:
+        raise InputError('sweep needs %s (flags or --grid FILE)' % ', '.join(missing))
+    runs = Grid(**values).runs()
+    if args.dry_run:
+        for run in runs:
+            print(run.shell_command())
+        return
+    if args.slurm:
+        todo = [run for run in runs if not run.complete()]
+        path = slurm_script(todo, args.slurm, gpus_per_run=args.slurm_gpus, cpus_per_run=args.slurm_cpus,
+                            time_limit=args.slurm_time, parallel=args.slurm_parallel)
+        print('%s: %d of %d runs (the others are complete); submit with: sbatch %s' % (
+            path, len(todo), len(runs), path))
+        return
+    sweep = Sweep(runs, workers=args.workers, gpus=args.gpus)
+    if not sweep.execute():
+        raise InputError('%d of %d runs failed (their logs are listed above)' % (len(sweep.failed), len(runs)))
+
+
+def backbone_dir(text):
+    """An argparse type: NAME=MODEL_DIR."""
+    name, _, directory = text.partition('=')
+    if not name or not directory:
+        raise argparse.ArgumentTypeError('expected NAME=MODEL_DIR, e.g. bert=chinese_roberta_wwm_ext, got %r' % text)
+    return name, directory
+
+
+def comma_list(kind=str):
+    def parse(text):
+        try:
+            return [kind(item.strip()) for item in text.split(',') if item.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError('%r is not a comma-separated list of %s' % (text, kind.__name__))
+    return parse
+
+
 def command_params(args):
     from bert4keras.backend import K
     from fl_tuning.methods import create_methods
@@ -281,6 +333,39 @@ def build_parser():
                         'default 3, a sentence pair)')
     params.add_argument('--json', action='store_true',
                         help='as {"methods": {name: count}, "trainable": n, "total": n}')
+    sweep = commands.add_parser(
+        'sweep', help='a grid of runs: backbones x tasks x methods x settings x seeds',
+        description='Run every combination of a grid, each run in its own process under '
+                    'OUTPUT_DIR/<backbone>/<task>/<method>/<setting>/seed<k>/ (its log: run.log '
+                    'there); complete runs are skipped, killed ones resumed, failures listed at the end.',
+        epilog='examples:\n'
+               '  python -m fl_tuning sweep --backbone bert=chinese_roberta_wwm_ext_L-12_H-768_A-12 \\\n'
+               '      --tasks wsc,afqmc --methods fl,ptv2,finetune --seeds 1,2,3 --settings full,few16 \\\n'
+               '      --data-dir clue_dataset --output-dir runs --gpus 0,1,2,3\n'
+               '  python -m fl_tuning sweep --grid grid.yaml --slurm grid.sbatch',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument('--grid', help='a JSON or YAML file with keys backbones (name: model dir), tasks, '
+                       'methods, seeds, settings, data_dir, output_dir, few_shot_seed, run_args; '
+                       'flags override it')
+    sweep.add_argument('--backbone', action='append', type=backbone_dir, metavar='NAME=MODEL_DIR')
+    sweep.add_argument('--tasks', type=comma_list())
+    sweep.add_argument('--methods', type=comma_list(), help="method sets, '+' inside one (fl,ptv2,fl+ln)")
+    sweep.add_argument('--seeds', type=comma_list(int))
+    sweep.add_argument('--settings', type=comma_list(), help="'full' and/or 'fewK' (e.g. few16) (default full)")
+    sweep.add_argument('--few-shot-seed', type=count(0),
+                       help="the sample seed of every few-shot run (default: the run's seed)")
+    sweep.add_argument('--data-dir')
+    sweep.add_argument('--output-dir', help='default: runs')
+    sweep.add_argument('--run-args', help="more flags for every run, e.g. '--epochs 3'")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument('--workers', type=count(1), default=1, help='runs at once (default 1)')
+    where.add_argument('--gpus', type=comma_list(int), help='one run per GPU, each seeing only its GPU')
+    where.add_argument('--dry-run', action='store_true', help='print one command per run')
+    where.add_argument('--slurm', metavar='FILE', help='write a SLURM job array of the incomplete runs')
+    sweep.add_argument('--slurm-gpus', type=count(0), default=1, help='GPUs per array task (default 1)')
+    sweep.add_argument('--slurm-cpus', type=count(1), default=4, help='CPUs per array task (default 4)')
+    sweep.add_argument('--slurm-time', default='24:00:00', help='time limit per run (default 24:00:00)')
+    sweep.add_argument('--slurm-parallel', type=count(1), help='at most this many array tasks at once')
     gates = commands.add_parser(
         'gates', help="an APT run's learned layer weights and mean token gates per layer",
         description="Print an APT run's learned layer weight and its token gates, averaged over "
@@ -299,7 +384,7 @@ def build_parser():
 
 COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
             'predict': command_predict, 'summarize': command_summarize, 'params': command_params,
-            'gates': command_gates}
+            'gates': command_gates, 'sweep': command_sweep}
 
 
 def guarded(function, args):

@@ -1,0 +1,229 @@
+"""Grids of runs: every combination of backbones, tasks, method sets, data settings
+and seeds, each run in its own process under
+``OUTPUT_DIR/<backbone>/<task>/<method>/<setting>/seed<k>/``.
+
+Complete runs are skipped, killed ones resumed (every run is started with the run's
+own ``--resume``), and a failing run does not stop the others. The same list of runs
+can be printed as commands (``--dry-run``) or written as a SLURM job array.
+"""
+import itertools
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from fl_tuning.errors import InputError
+from fl_tuning.io import write_atomically
+from fl_tuning.methods import label, parse_method_names
+from fl_tuning.models import BACKBONE_CLASSES
+from fl_tuning.tasks import TASK_NAMES
+
+FULL = 'full'
+GRID_KEYS = ('backbones', 'tasks', 'methods', 'seeds', 'settings', 'data_dir', 'output_dir',
+             'few_shot_seed', 'run_args')
+
+
+class Grid(object):
+    """What a grid file or the sweep's flags say; ``runs()`` lists its runs."""
+
+    def __init__(self, backbones, tasks, methods, seeds, settings=(FULL,), data_dir='./clue_dataset',
+                 output_dir='runs', few_shot_seed=None, run_args=()):
+        self.backbones = dict(backbones)
+        self.tasks, self.methods, self.seeds = list(tasks), list(methods), [int(s) for s in seeds]
+        self.settings = list(settings)
+        self.data_dir, self.output_dir = os.path.abspath(data_dir), os.path.abspath(output_dir)
+        self.few_shot_seed, self.run_args = few_shot_seed, list(run_args)
+        self.check()
+
+    def check(self):
+        for name, values in (('backbones', self.backbones), ('tasks', self.tasks),
+                             ('methods', self.methods), ('seeds', self.seeds), ('settings', self.settings)):
+            if not values:
+                raise InputError('the grid has no %s' % name)
+        for backbone, model_dir in self.backbones.items():
+            if backbone not in BACKBONE_CLASSES:
+                raise InputError('grid: unknown backbone %r (choose from %s)' % (
+                    backbone, ', '.join(BACKBONE_CLASSES)))
+            if not os.path.isdir(model_dir):
+                raise InputError('grid: model dir of %s not found: %s' % (backbone, model_dir))
+        for task in self.tasks:
+            if task not in TASK_NAMES:
+                raise InputError('grid: unknown task %r (choose from %s)' % (task, ', '.join(TASK_NAMES)))
+        for method in self.methods:
+            parse_method_names(method.replace('+', ','))
+        for setting in self.settings:
+            few_shot_k(setting)
+
+    def runs(self):
+        return [Run(self, *combination) for combination in itertools.product(
+            sorted(self.backbones), self.tasks, self.methods, self.settings, self.seeds)]
+
+
+def few_shot_k(setting):
+    """None for 'full', K for 'fewK' (e.g. few16)."""
+    if setting == FULL:
+        return None
+    digits = setting[len('few'):]
+    if not setting.startswith('few') or not digits.isdigit() or int(digits) < 1:
+        raise InputError("grid: setting %r is neither 'full' nor 'fewK' (e.g. few16)" % setting)
+    return int(digits)
+
+
+class Run(object):
+    """One run of a grid: its folder, its command and its state on disk."""
+
+    def __init__(self, grid, backbone, task, method, setting, seed):
+        self.grid, self.backbone, self.task, self.setting, self.seed = grid, backbone, task, setting, seed
+        self.method = method.replace('+', ',')
+        self.name = '/'.join([backbone, task, label(dict.fromkeys(parse_method_names(self.method))),
+                              setting, 'seed%d' % seed])
+        self.directory = os.path.join(grid.output_dir, *self.name.split('/'))
+        self.log_path = os.path.join(self.directory, 'run.log')
+
+    def command(self):
+        command = [sys.executable, '-m', 'fl_tuning', 'run', '--backbone', self.backbone,
+                   '--task', self.task, '--method', self.method, '--seed', str(self.seed),
+                   '--data-dir', self.grid.data_dir, '--model-dir', self.grid.backbones[self.backbone],
+                   '--output-dir', self.directory, '--resume', '--no-progress']
+        k = few_shot_k(self.setting)
+        if k:
+            sample_seed = self.seed if self.grid.few_shot_seed is None else self.grid.few_shot_seed
+            command += ['--few-shot', str(k), '--few-shot-seed', str(sample_seed)]
+        return command + self.grid.run_args
+
+    def shell_command(self):
+        return ' '.join(shlex.quote(part) for part in self.command())
+
+    def complete(self):
+        """Whether the run's record ends with its summary."""
+        path = os.path.join(self.directory, 'records', '%s.jsonl' % self.task)
+        if not os.path.isfile(path):
+            return False
+        with open(path, encoding='utf-8') as f:
+            lines = [line for line in f if line.strip()]
+        return bool(lines) and 'summary' in json.loads(lines[-1])
+
+
+def read_grid_file(path):
+    """A grid from a JSON or YAML file with the keys of ``Grid``."""
+    if not os.path.isfile(path):
+        raise InputError('grid file not found: %s' % path)
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        if path.endswith(('.yaml', '.yml')):
+            import yaml
+            values = yaml.safe_load(text)
+        else:
+            values = json.loads(text)
+    except Exception as error:  # the parsers' own errors say where
+        raise InputError('%s: not a valid grid file (%s)' % (path, str(error).splitlines()[0]))
+    if not isinstance(values, dict):
+        raise InputError('%s: expected a mapping of %s' % (path, ', '.join(GRID_KEYS)))
+    unknown = sorted(set(values) - set(GRID_KEYS))
+    if unknown:
+        raise InputError('%s: unknown key(s) %s (known: %s)' % (path, ', '.join(unknown), ', '.join(GRID_KEYS)))
+    base = os.path.dirname(os.path.abspath(path))
+    for key in ('data_dir', 'output_dir'):  # relative to the grid file
+        if key in values:
+            values[key] = os.path.join(base, values[key])
+    values['backbones'] = dict((b, os.path.join(base, d)) for b, d in (values.get('backbones') or {}).items())
+    return Grid(**values)
+
+
+def slurm_script(runs, path, gpus_per_run=1, cpus_per_run=4, time_limit='24:00:00', parallel=None):
+    """A SLURM job array: array task i runs command i (with --resume) and logs to its run.log."""
+    if not runs:
+        raise InputError('every run of the grid is complete: no SLURM script to write')
+    array = '0-%d' % (len(runs) - 1) + ('%%%d' % parallel if parallel else '')
+    lines = [
+        '#!/bin/bash',
+        '# %d runs of an fl_tuning grid; submit with: sbatch %s' % (len(runs), os.path.basename(path)),
+        '# rerun only some (e.g. failed ones): sbatch --array=3,7 %s' % os.path.basename(path),
+        '#SBATCH --job-name=fl-tuning',
+        '#SBATCH --array=%s' % array,
+        '#SBATCH --cpus-per-task=%d' % cpus_per_run,
+        '#SBATCH --time=%s' % time_limit,
+        '#SBATCH --output=%s' % os.path.join(runs[0].grid.output_dir, 'slurm-%A_%a.out'),
+    ]
+    if gpus_per_run:
+        lines.append('#SBATCH --gres=gpu:%d' % gpus_per_run)
+    lines += ['set -euo pipefail', 'runs=(']
+    lines += ['  %s' % shlex.quote(run.directory) for run in runs]
+    lines += [')', 'commands=(']
+    lines += ['  %s' % shlex.quote(run.shell_command()) for run in runs]
+    lines += [')',
+              'i=${SLURM_ARRAY_TASK_ID:?run this script with sbatch, or set SLURM_ARRAY_TASK_ID}',
+              'mkdir -p "${runs[$i]}"',
+              'echo "run $i: ${commands[$i]}"',
+              'eval "${commands[$i]}" >> "${runs[$i]}/run.log" 2>&1']
+    if not os.path.isdir(runs[0].grid.output_dir):
+        os.makedirs(runs[0].grid.output_dir)  # SLURM writes its logs there
+    write_atomically(path, '\n'.join(lines) + '\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+def clock(seconds):
+    seconds = int(seconds)
+    return '%d:%02d:%02d' % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+class Sweep(object):
+    """Runs a grid's incomplete runs, ``workers`` at a time (or one per GPU)."""
+
+    def __init__(self, runs, workers=1, gpus=None, stream=sys.stderr, poll_seconds=0.5):
+        self.runs, self.gpus = runs, list(gpus or [])
+        self.workers = len(self.gpus) if self.gpus else workers
+        self.stream, self.poll_seconds = stream, poll_seconds
+        self.done, self.failed, self.skipped = [], [], []
+
+    def progress(self, running, started):
+        line = 'grid: %d/%d done (%d skipped as complete), %d running, %d failed, %s' % (
+            len(self.done) + len(self.skipped), len(self.runs), len(self.skipped), len(running),
+            len(self.failed), clock(time.time() - started))
+        if self.stream.isatty():
+            self.stream.write('\r' + line + ' ' * 8)
+        else:
+            self.stream.write(line + '\n')
+        self.stream.flush()
+
+    def start(self, run, gpu):
+        if not os.path.isdir(run.directory):
+            os.makedirs(run.directory)
+        environment = dict(os.environ)
+        if gpu is not None:
+            environment['CUDA_VISIBLE_DEVICES'] = str(gpu)
+        log = open(run.log_path, 'ab')
+        log.write(('$ %s\n' % run.shell_command()).encode('utf-8'))
+        log.flush()
+        process = subprocess.Popen(run.command(), stdout=log, stderr=subprocess.STDOUT, env=environment)
+        log.close()
+        return process
+
+    def execute(self):
+        started = time.time()
+        pending = []
+        for run in self.runs:
+            (self.skipped if run.complete() else pending).append(run)
+        free = list(self.gpus) if self.gpus else [None] * self.workers
+        running = {}
+        self.progress(running, started)
+        while pending or running:
+            while pending and free:
+                run, gpu = pending.pop(0), free.pop(0)
+                running[run] = (self.start(run, gpu), gpu)
+            time.sleep(self.poll_seconds)
+            for run, (process, gpu) in list(running.items()):
+                if process.poll() is not None:
+                    del running[run]
+                    free.append(gpu)
+                    (self.done if process.returncode == 0 else self.failed).append(run)
+                    self.progress(running, started)
+        if self.stream.isatty():
+            self.stream.write('\n')
+        for run in self.failed:
+            self.stream.write('failed: %s (log: %s)\n' % (run.name, run.log_path))
+        return not self.failed
