@@ -246,6 +246,22 @@ def comma_list(kind=str):
     return parse
 
 
+def command_report(args):
+    from fl_tuning.report import write_report
+    markdown_path, html_path, images = write_report(args.runs_dir, args.output_dir)
+    print('report: %s, %s and %d curve(s) in %s' % (markdown_path, html_path, len(images), args.output_dir))
+
+
+def command_pack(args):
+    from fl_tuning.pack import pack
+    found, missing, incomplete = pack(args.run_dirs, args.output)
+    print('%s: %d submission file(s): %s' % (args.output, len(found), ', '.join(found)))
+    if incomplete:
+        print('tasks with a test file missing: %s' % ', '.join(incomplete))
+    if missing:
+        print('tasks missing from the submission: %s' % ', '.join(missing))
+
+
 def command_params(args):
     from bert4keras.backend import K
     from fl_tuning.methods import create_methods
@@ -366,6 +382,20 @@ def build_parser():
     sweep.add_argument('--slurm-cpus', type=count(1), default=4, help='CPUs per array task (default 4)')
     sweep.add_argument('--slurm-time', default='24:00:00', help='time limit per run (default 24:00:00)')
     sweep.add_argument('--slurm-parallel', type=count(1), help='at most this many array tasks at once')
+    report = commands.add_parser(
+        'report', help='tables, learning curves and the paper\'s claims over many runs',
+        description='Write REPORT/report.md and report.html (curves as PNG files beside them) '
+                    'from every run record below RUNS_DIR. Example: python -m fl_tuning report runs '
+                    '--output-dir report')
+    report.add_argument('runs_dir', metavar='RUNS_DIR')
+    report.add_argument('--output-dir', default='report', help='default: report')
+    pack = commands.add_parser(
+        'pack', help='the submission files of some runs as one zip for the CLUE leaderboard',
+        description='Zip the results/ files of the given runs at the top level, as the CLUE '
+                    'leaderboard takes them, and name the tasks missing. Example: python -m fl_tuning '
+                    'pack runs/bert/*/fl/full/seed1 --output clue_submission.zip')
+    pack.add_argument('run_dirs', metavar='RUN_DIR', nargs='+', help="runs' output dirs")
+    pack.add_argument('--output', default='clue_submission.zip', help='default: clue_submission.zip')
     gates = commands.add_parser(
         'gates', help="an APT run's learned layer weights and mean token gates per layer",
         description="Print an APT run's learned layer weight and its token gates, averaged over "
@@ -384,7 +414,8 @@ def build_parser():
 
 COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
             'predict': command_predict, 'summarize': command_summarize, 'params': command_params,
-            'gates': command_gates, 'sweep': command_sweep}
+            'gates': command_gates, 'sweep': command_sweep, 'report': command_report,
+            'pack': command_pack}
 
 
 def guarded(function, args):
