@@ -139,17 +139,20 @@ class Report(object):
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
         written = OrderedDict()
         for (backbone, setting, task), runs in sorted(grouped(self.measured, 'backbone', 'setting', 'task').items()):
             figure, axes = plt.subplots(figsize=(6, 4))
             for method in ordered(r.method for r in runs):
                 curves = [r.curve for r in runs if r.method == method]
-                length = min(len(c) for c in curves)
-                values = np.array([c[:length] for c in curves])
-                epochs = np.arange(1, length + 1)
-                line, = axes.plot(epochs, values.mean(0), marker='o', markersize=3,
+                # each epoch over the runs that reached it (partial runs are shorter)
+                at = [[c[e] for c in curves if len(c) > e] for e in range(max(len(c) for c in curves))]
+                epochs = np.arange(1, len(at) + 1)
+                line, = axes.plot(epochs, [np.mean(v) for v in at], marker='o', markersize=3,
                                   label='%s (%d)' % (method, len(curves)))
-                axes.fill_between(epochs, values.min(0), values.max(0), alpha=0.2, color=line.get_color())
+                axes.fill_between(epochs, [min(v) for v in at], [max(v) for v in at], alpha=0.2,
+                                  color=line.get_color())
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.set_xlabel('epoch')
             axes.set_ylabel('dev %s' % runs[0].metric)
             axes.set_title('%s, %s, %s' % (task, backbone, setting))
