@@ -5,6 +5,7 @@ Every file a run writes is written atomically. After each epoch the run saves it
 state (trained weights, optimizer, random generators), so that ``resume=True``
 continues a killed run from its last completed epoch with the same result.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -61,6 +62,27 @@ class RunConfig(object):
         self.train_files, self.dev_files = train_files, dev_files
         self.few_shot, self.few_shot_seed, self.few_shot_dev = few_shot, few_shot_seed, few_shot_dev
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
+
+
+PHASES = ('start-up', 'encoding', 'training', 'evaluation', 'saving', 'prediction')
+
+
+class PhaseClock(object):
+    """Seconds spent in each phase of a run (this process's part of it)."""
+
+    def __init__(self):
+        self.seconds = dict((phase, 0.0) for phase in PHASES)
+
+    @contextlib.contextmanager
+    def timing(self, phase):
+        started = time.time()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.time() - started
+
+    def rounded(self):
+        return dict((phase, round(value, 3)) for phase, value in self.seconds.items())
 
 
 def draw_seed():
@@ -124,6 +146,7 @@ class Run(object):
         self.seed = config.seed if config.seed is not None else draw_seed()
         self.epochs, self.best, self.best_epoch, self.step = [], 0.0, None, 0
         self.skipped, self.notices = [], []
+        self.clock = PhaseClock()
         self.started = time.time()
 
     def path(self, name):
@@ -213,6 +236,10 @@ class Run(object):
 
     def encode(self, examples, what):
         # Encoded once; the original re-tokenised every example every epoch.
+        with self.clock.timing('encoding'):
+            return self.encode_all(examples, what)
+
+    def encode_all(self, examples, what):
         return [self.task.encode(e, self.tokenizer, self.hyperparameters).compact()
                 for e in progress_bar(self.config.progress, examples, 'encode %s' % what)]
 
@@ -327,10 +354,12 @@ class Run(object):
         h = self.hyperparameters
         for epoch in range(len(self.epochs) + 1, h['epochs'] + 1):
             started = time.time()
-            loss = self.train_epoch(epoch)
+            with self.clock.timing('training'):
+                loss = self.train_epoch(epoch)
             train_seconds = time.time() - started
-            results = predict_results(self.model, self.task, self.encoded_dev, h['batch_size'],
-                                      self.config.progress, 'dev')
+            with self.clock.timing('evaluation'):
+                results = predict_results(self.model, self.task, self.encoded_dev, h['batch_size'],
+                                          self.config.progress, 'dev')
             metrics = self.task.evaluate(self.dev_examples, self.encoded_dev, results)
             score = metrics[self.task.metric]
             improved = self.task.improves(score, self.best)
@@ -340,11 +369,12 @@ class Run(object):
                 'seconds': round(time.time() - started, 3),
                 'examples_per_second': round(len(self.encoded_train) / train_seconds, 2),
             })
-            if improved:
-                self.best, self.best_epoch = score, epoch
-                save_tuned_weights(self.model, self.weights_path, self.manifest())
-            self.save_state()
-            self.write_record()
+            with self.clock.timing('saving'):
+                if improved:
+                    self.best, self.best_epoch = score, epoch
+                    save_tuned_weights(self.model, self.weights_path, self.manifest())
+                self.save_state()
+                self.write_record()
             self.log('epoch %d/%d: train loss %.4f, dev %s %.5f%s (best %.5f)' % (
                 epoch, h['epochs'], loss, self.task.metric, score, ' *' if improved else '', self.best))
         if self.best_epoch is None:
@@ -376,6 +406,7 @@ class Run(object):
             'submissions': getattr(self, 'submissions', []), 'skipped_records': len(self.skipped),
             'data_notices': len(self.notices),
             'seconds': round(sum(e['seconds'] for e in self.epochs), 3),
+            'phase_seconds': self.clock.rounded(),
             'settings': self.settings(),
         }
 
@@ -389,17 +420,18 @@ class Run(object):
         write_atomically(self.record_path, ''.join(line + '\n' for line in lines))
 
     def execute(self):
-        self.check_inputs()
-        self.load_data()
-        for folder in ('weights', 'results', 'records', 'state'):
-            remove_partial_files(os.path.join(self.config.output_dir, folder))
-        if self.config.resume and self.config.seed is None:
-            self.seed = saved_seed(self.state_path, self.record_path, self.seed)
-        self.build()
-        if self.config.resume:
-            completed = self.resume()
-            if completed is not None:
-                return completed
+        with self.clock.timing('start-up'):
+            self.check_inputs()
+            self.load_data()
+            for folder in ('weights', 'results', 'records', 'state'):
+                remove_partial_files(os.path.join(self.config.output_dir, folder))
+            if self.config.resume and self.config.seed is None:
+                self.seed = saved_seed(self.state_path, self.record_path, self.seed)
+            self.build()
+            if self.config.resume:
+                completed = self.resume()
+                if completed is not None:
+                    return completed
         self.log('%s on %s: %d train / %d dev examples; seed %d' % (
             self.task.name, self.config.backbone, len(self.train_examples), len(self.dev_examples),
             self.seed))
@@ -410,7 +442,8 @@ class Run(object):
                  % (self.settings()['method'], self.hyperparameters['learning_rate'],
                     self.learning_rate_source))
         self.train()
-        self.write_submissions()
+        with self.clock.timing('prediction'):
+            self.write_submissions()
         self.write_record(final=True)
         if os.path.isfile(self.state_path):  # the run is complete: its record says all
             os.remove(self.state_path)
