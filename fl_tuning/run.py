@@ -28,7 +28,7 @@ from fl_tuning.model_files import ModelFiles
 from fl_tuning.models import build_model, parameter_report
 from fl_tuning.optimizers import get_optimizer, learning_rate_at
 from fl_tuning.tasks import get_task
-from fl_tuning.tasks.base import batches, collate
+from fl_tuning.tasks.base import batches, collate, prefetched
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
 from fl_tuning.weights import (
     fingerprint, library_versions, load_state, load_tuned_weights, read_state, save_state,
@@ -339,10 +339,11 @@ class Run(object):
     def train_epoch(self, epoch):
         h = self.hyperparameters
         losses = []
-        bar = progress_bar(self.config.progress, batches(self.encoded_train, h['batch_size'], shuffle=True),
-                           'epoch %d/%d' % (epoch, h['epochs']), self.steps_per_epoch)
-        for batch in bar:
-            inputs, labels = collate(self.task, batch)
+        collated = (collate(self.task, batch)
+                    for batch in batches(self.encoded_train, h['batch_size'], shuffle=True))
+        bar = progress_bar(self.config.progress, prefetched(collated), 'epoch %d/%d' % (epoch, h['epochs']),
+                           self.steps_per_epoch)
+        for inputs, labels in bar:
             self.dropout.set_step(self.step)
             losses.append(float(self.model.train_on_batch(inputs, labels)))
             self.step += 1

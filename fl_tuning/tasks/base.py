@@ -6,6 +6,8 @@ CLUE submission. It knows nothing of the backbone or the tuning method.
 """
 import json
 import os
+import queue
+import threading
 
 import numpy as np
 from bert4keras.snippets import sequence_padding
@@ -133,22 +135,49 @@ class Task(object):
         return [os.path.join(data_dir, self.name, f) for f in files]
 
 
-def collate(task, encoded):
-    """Model inputs (padded id matrices) and labels of a list of encoded examples."""
+def collate(task, encoded, with_labels=True):
+    """Model inputs (padded id matrices) and labels (None without ``with_labels``:
+    prediction needs none, and cluener's are a dense [C, L, L] per sequence)."""
     inputs = [
         sequence_padding([row for e in encoded for row in e.inputs[i]])
         for i in range(len(encoded[0].inputs))
     ]
+    if not with_labels:
+        return inputs, None
     labels = task.collate_labels([row for e in encoded for row in e.labels], inputs[0].shape[1])
     return inputs, labels
 
 
 def batches(encoded, batch_size, shuffle):
-    """Lists of encoded examples; a shuffled pass draws one permutation from
-    NumPy's global generator, like bert4keras' DataGenerator."""
+    """Lists of encoded examples; a shuffled pass draws one permutation from NumPy's
+    global generator (like bert4keras' DataGenerator), here, when it is called."""
     order = np.random.permutation(len(encoded)) if shuffle else np.arange(len(encoded))
-    for start in range(0, len(encoded), batch_size):
-        yield [encoded[i] for i in order[start:start + batch_size]]
+    return ([encoded[i] for i in order[start:start + batch_size]]
+            for start in range(0, len(encoded), batch_size))
+
+
+def prefetched(iterable, depth=2):
+    """The items of ``iterable``, produced on a background thread up to ``depth`` ahead
+    (training batches are padded while the model steps); its errors are raised here."""
+    items = queue.Queue(maxsize=depth)
+    finished = object()
+
+    def produce():
+        try:
+            for item in iterable:
+                items.put((item, None))
+            items.put((finished, None))
+        except BaseException as error:  # handed to the consumer
+            items.put((finished, error))
+
+    threading.Thread(target=produce, daemon=True).start()
+    while True:
+        item, error = items.get()
+        if error is not None:
+            raise error
+        if item is finished:
+            return
+        yield item
 
 
 def json_lines(objects, **dumps_options):
