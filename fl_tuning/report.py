@@ -4,7 +4,6 @@ headline claims beside what the runs give. Markdown, and the same as one HTML fi
 with the curves as PNG files beside them.
 """
 import html
-import json
 import os
 from collections import OrderedDict, defaultdict
 
@@ -12,7 +11,7 @@ import numpy as np
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import write_atomically
-from fl_tuning.methods import label, method_set_from_sizes
+from fl_tuning.records import method_label, read_records
 
 # The abstract's claims (arXiv 2206.15312); the paper's figures are CLUE test scores.
 CONVERGENCE_SHARE = 0.99  # an epoch 'reaches' the best at 99% of it
@@ -26,8 +25,7 @@ class RunRecord(object):
         run = lines[0]['run']
         self.path = path
         self.backbone, self.task = run['backbone'], run['task']
-        self.method = run.get('method') or label(method_set_from_sizes(run['ffn_prompt_size'],
-                                                                       run['prompt_size']))
+        self.method = method_label(run)
         sample = (run.get('few_shot') or {}).get('train')
         self.setting = 'few%d' % sample['k'] if sample else 'full'
         self.seed = run['seed']
@@ -50,19 +48,7 @@ class RunRecord(object):
 
 
 def collect(runs_dir):
-    if not os.path.isdir(runs_dir):
-        raise InputError('runs dir not found: %s' % runs_dir)
-    runs = []
-    for root, _, names in sorted(os.walk(runs_dir)):
-        if os.path.basename(root) != 'records':
-            continue
-        for name in sorted(names):
-            if name.endswith('.jsonl'):
-                path = os.path.join(root, name)
-                with open(path, encoding='utf-8') as f:
-                    lines = [json.loads(line) for line in f if line.strip()]
-                if lines and 'run' in lines[0]:
-                    runs.append(RunRecord(path, lines))
+    runs = [RunRecord(path, lines) for path, lines in read_records(runs_dir)]
     if not runs:
         raise InputError('no run records (records/*.jsonl) below %s' % runs_dir)
     return runs

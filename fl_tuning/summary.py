@@ -1,29 +1,23 @@
 """One table over many runs: every ``records/<task>.jsonl`` below a folder."""
 import csv
 import io
-import json
 import os
 
-from fl_tuning.errors import InputError
 from fl_tuning.io import write_atomically
-from fl_tuning.methods import label, method_set_from_sizes
+from fl_tuning.records import method_label, read_records
 
 COLUMNS = ('task', 'backbone', 'method', 'ffn_prompt_size', 'prompt_size', 'seed', 'metric',
            'best_dev', 'best_epoch', 'epochs', 'trainable_parameters', 'seconds', 'status', 'record')
 
 
-def record_row(path):
-    """A table row from one run record (finished or not), or None if unreadable."""
-    with open(path, encoding='utf-8') as f:
-        lines = [json.loads(line) for line in f if line.strip()]
-    if not lines or 'run' not in lines[0]:
-        return None
+def record_row(path, lines):
+    """A table row from one run record (finished or not)."""
     run = lines[0]['run']
     epochs = [line for line in lines if 'epoch' in line]
     summary = lines[-1].get('summary')
     row = {
         'task': run['task'], 'backbone': run['backbone'],
-        'method': run.get('method') or label(method_set_from_sizes(run['ffn_prompt_size'], run['prompt_size'])),
+        'method': method_label(run),
         'ffn_prompt_size': run['ffn_prompt_size'], 'prompt_size': run['prompt_size'],
         'seed': run['seed'], 'epochs': '%d/%d' % (len(epochs), run['hyperparameters']['epochs']),
         'seconds': round(sum(e['seconds'] for e in epochs), 1), 'record': path,
@@ -43,17 +37,7 @@ def record_row(path):
 
 
 def collect(runs_dir):
-    if not os.path.isdir(runs_dir):
-        raise InputError('runs dir not found: %s' % runs_dir)
-    rows = []
-    for root, _, names in os.walk(runs_dir):
-        if os.path.basename(root) != 'records':
-            continue
-        for name in sorted(names):
-            if name.endswith('.jsonl'):
-                row = record_row(os.path.join(root, name))
-                if row is not None:
-                    rows.append(row)
+    rows = [record_row(path, lines) for path, lines in read_records(runs_dir)]
     rows.sort(key=lambda r: (r['task'], r['backbone'], r['method'], str(r['seed']), r['record']))
     return rows
 
