@@ -52,6 +52,18 @@ def open_checkpoint(checkpoint_path):
             % (checkpoint_path, checkpoint_path, checkpoint_path))
 
 
+def write_checkpoint(prefix, variables):
+    """A Google-format checkpoint of ``variables`` ({name: array}) at ``prefix``, written
+    through placeholders (no large constants in the graph) and without a meta graph."""
+    with tf.Graph().as_default():
+        created = [(tf.Variable(tf.zeros(value.shape, value.dtype), name=name), value)
+                   for name, value in sorted(variables.items())]
+        with tf.Session() as session:
+            for variable, value in created:  # the zeros fed over with the value
+                session.run(variable.initializer, {variable.initial_value: value})
+            tf.train.Saver([v for v, _ in created]).save(session, prefix, write_meta_graph=False)
+
+
 def check_checkpoint(transformer, checkpoint_path, mapping):
     """Raise CheckpointError unless every mapped weight is in the checkpoint with
     the shape the model (built from the config) expects."""

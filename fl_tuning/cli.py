@@ -178,6 +178,12 @@ def command_predict(args):
     K.clear_session()
 
 
+def command_export(args):
+    from fl_tuning.export import export
+    export(args.weights, args.model_dir, args.output_dir, data_dir=args.data_dir, texts=args.texts,
+           golden_size=args.golden_size, checkpoint=args.checkpoint)
+
+
 def command_summarize(args):
     from fl_tuning.summary import summarize
     rows, text, csv_path, markdown_path = summarize(args.runs_dir, args.csv, args.markdown)
@@ -409,13 +415,33 @@ def build_parser():
                        help="the dev set is read from here (default ./clue_dataset)")
     gates.add_argument('--json', action='store_true', help='one JSON object per layer')
     gates.add_argument('--no-progress', action='store_true')
+    export = commands.add_parser(
+        'export', help='a tuned run as a plain backbone: Google-format and Hugging Face files, '
+                       'its head and golden outputs',
+        description='Fold what a run trained (fl, ln, finetune and their combinations) into a plain '
+                    'backbone and write OUTPUT_DIR/tf (Google-format checkpoint, bert_config.json, '
+                    'vocab.txt), OUTPUT_DIR/hf (transformers config.json, model.safetensors, '
+                    'tokenizer files), head.json and head.safetensors, and golden.npz (inputs, '
+                    'last-layer and head outputs). Check it with tools/compare_transformers.py.',
+        epilog='example:\n  python -m fl_tuning export --weights runs/bert/weights/afqmc.weights '
+               '--model-dir chinese_roberta_wwm_ext \\\n      --data-dir clue_dataset --output-dir export/afqmc',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument('--weights', required=True, help='weights/<task>.weights of a run')
+    export.add_argument('--model-dir', required=True, help='the pretrained model it was tuned from')
+    export.add_argument('--checkpoint', help='checkpoint prefix, if the model dir has several')
+    export.add_argument('--output-dir', required=True, help='where the export goes (an earlier export '
+                        'there is replaced)')
+    export.add_argument('--data-dir', help="golden inputs: the first dev examples of the run's task here")
+    export.add_argument('--texts', help="golden inputs: the records of this file, in the task's "
+                        'test-file format (instead of --data-dir)')
+    export.add_argument('--golden-size', type=int, help='how many examples (default 8)')
     return parser
 
 
 COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
             'predict': command_predict, 'summarize': command_summarize, 'params': command_params,
             'gates': command_gates, 'sweep': command_sweep, 'report': command_report,
-            'pack': command_pack}
+            'pack': command_pack, 'export': command_export}
 
 
 def guarded(function, args):

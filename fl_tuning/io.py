@@ -3,6 +3,7 @@ outputs atomically (a crash never leaves a half-written file)."""
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 from fl_tuning.errors import InputError
@@ -200,6 +201,27 @@ def atomic_path(path):
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path):
+    """A temporary folder beside ``path`` that replaces it when the block succeeds
+    (and is removed when it fails): no half-written folder of outputs."""
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent)
+    temporary = tempfile.mkdtemp(prefix=PARTIAL_PREFIX + os.path.basename(path) + '.',
+                                 suffix=PARTIAL_SUFFIX, dir=parent)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~current_umask())
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.rename(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
         raise
 
 

@@ -30,16 +30,28 @@ class SavedRun(object):
         self.expected = dict(self.files.fingerprints, backbone=manifest['backbone'],
                              task=self.task.name, methods=self.method_set)
         check_manifest(manifest, self.expected, weights_path)
-        token_dict, self.keep_tokens = load_vocabulary(self.files.vocab)
-        self.tokenizer = build_tokenizer(token_dict)
+        self.token_dict, self.keep_tokens = load_vocabulary(self.files.vocab)
+        self.tokenizer = build_tokenizer(self.token_dict)
 
     def read(self, paths, split):
-        """Examples of ``paths``, every record checked (no record is skipped)."""
+        """Examples of each of ``paths``, every record checked (no record is skipped)."""
+        return [self.read_together([path], split) for path in paths]
+
+    def read_together(self, paths, split):
+        """The examples of files read as one split (chid's questions and answers)."""
+        for path in paths:
+            if not os.path.isfile(path):
+                raise InputError('data file not found: %s' % path)
         bad_lines = BadLines()
-        examples = [self.task.read([path], split, bad_lines) for path in paths]
+        examples = self.task.read(paths, split, bad_lines)
         if bad_lines.problems:
             raise DataErrors(bad_lines.problems)
         return examples
+
+    def dev_paths(self, data_dir):
+        """The dev files the run evaluated on, under ``data_dir``."""
+        names = self.manifest.get('data_files', {}).get('dev') or self.task.dev_files
+        return [os.path.join(data_dir, self.task.name, name) for name in names]
 
     def encode(self, examples):
         return [self.task.encode(e, self.tokenizer, self.task.hyperparameters).compact()

@@ -16,7 +16,7 @@ import time
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import write_atomically
-from fl_tuning.methods import label, parse_method_names
+from fl_tuning.methods import REGISTRY, flag_name, label, parse_method_names
 from fl_tuning.models import BACKBONE_CLASSES
 from fl_tuning.tasks import TASK_NAMES
 
@@ -71,6 +71,25 @@ def few_shot_k(setting):
     return int(digits)
 
 
+def run_args_for(names, run_args):
+    """The grid's run flags without the size flags that none of the methods ``names``
+    uses (``run`` refuses those): one grid sets --ffn-prompt-size and --prompt-size
+    for all its method sets."""
+    size_flags = set('--' + flag_name(m.size_flag) for m in REGISTRY.values() if m.size_flag)
+    used = set('--' + flag_name(REGISTRY[name].size_flag) for name in names if REGISTRY[name].size_flag)
+    kept, skip_value = [], False
+    for argument in run_args:
+        if skip_value:
+            skip_value = False
+            continue
+        flag = argument.split('=', 1)[0]
+        if flag in size_flags and flag not in used:
+            skip_value = '=' not in argument
+            continue
+        kept.append(argument)
+    return kept
+
+
 class Run(object):
     """One run of a grid: its folder, its command and its state on disk."""
 
@@ -91,7 +110,7 @@ class Run(object):
         if k:
             sample_seed = self.seed if self.grid.few_shot_seed is None else self.grid.few_shot_seed
             command += ['--few-shot', str(k), '--few-shot-seed', str(sample_seed)]
-        return command + self.grid.run_args
+        return command + run_args_for(parse_method_names(self.method), self.grid.run_args)
 
     def shell_command(self):
         return ' '.join(shlex.quote(part) for part in self.command())

@@ -3,31 +3,24 @@
 # reinstalls when requirements.txt or setup.py has changed since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv_common.sh
 venv=.venv
-stamp="$venv/.requirements.sha256"
 
 is_python37() {
   "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 7) else 1)' >/dev/null 2>&1
 }
 
 find_python37() {
-  local candidate version root
   if [ -n "${CONDA_PREFIX:-}" ] && is_python37 "$CONDA_PREFIX/bin/python"; then
     echo "$CONDA_PREFIX/bin/python"; return 0
   fi
   # a pyenv shim named python3.7 exists even when it cannot run, so try running it
   if is_python37 python3.7; then command -v python3.7; return 0; fi
-  root=$( (command -v pyenv >/dev/null && pyenv root) || echo "$HOME/.pyenv")
-  for version in $(ls "$root/versions" 2>/dev/null | grep '^3\.7\.' | sort -t. -k3 -n -r); do
-    candidate="$root/versions/$version/bin/python"
-    if is_python37 "$candidate"; then echo "$candidate"; return 0; fi
-  done
-  return 1
+  pyenv_python '^3\.7\.' is_python37
 }
 
 wanted=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
-if [ -x "$venv/bin/python" ] && is_python37 "$venv/bin/python" \
-   && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+if venv_is_current "$venv" "$wanted" is_python37; then
   echo "setup: $venv is up to date"
   exit 0
 fi
@@ -43,5 +36,5 @@ rm -rf "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
 # the library itself, editable, so that fl_tuning_*/ scripts and tests import it
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
-echo "$wanted" > "$stamp"
+mark_current "$venv" "$wanted"
 echo "setup: $venv is ready"

@@ -134,3 +134,12 @@ def test_dry_run_and_slurm_give_every_run_as_a_runnable_command(tiny_models, dat
     assert os.path.isfile(os.path.join(first, 'records', 'afqmc.jsonl'))
     with open(os.path.join(first, 'run.log')) as f:
         assert 'best dev accuracy' in f.read()
+
+
+def test_each_run_gets_only_the_size_flags_its_methods_use():
+    from fl_tuning.sweep import run_args_for
+    grid_args = ['--ffn-prompt-size', '8', '--prompt-size=4', '--epochs', '3']
+    assert run_args_for(['fl'], grid_args) == ['--ffn-prompt-size', '8', '--epochs', '3']
+    assert run_args_for(['ptv2'], grid_args) == ['--prompt-size=4', '--epochs', '3']
+    assert run_args_for(['fl', 'ptv2'], grid_args) == grid_args
+    assert run_args_for(['ln'], grid_args) == ['--epochs', '3']

@@ -69,6 +69,7 @@ class AdaptivePrefixTuning(PTuningV2):
     learning_rate_source = ("the original's per-task table, as P-tuning v2, so that the two "
                             'differ only by the gates')
     conflicts = {'ptv2': 'apt is P-tuning v2 with gates: use one of them'}
+    why_not_foldable = 'its gated key and value prefixes enter every attention layer'
 
     def key_value_prefixes(self, transformer, x, index):
         prefixes = super(AdaptivePrefixTuning, self).key_value_prefixes(transformer, x, index)

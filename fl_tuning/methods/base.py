@@ -71,6 +71,16 @@ class TuningMethod(object):
         """Closed-form number of parameters this method trains."""
         raise NotImplementedError
 
+    # -- export (fl_tuning.export) ----------------------------------------------
+    # Whether a plain backbone can hold what this method trained; if not, why.
+    folds = False
+    why_not_foldable = 'a plain backbone has no place for the parts it adds'
+
+    def fold(self, transformer, config, variables):
+        """Put what this method trained into a plain backbone, in place: ``config`` is
+        its bert_config.json, ``variables`` its checkpoint {name: array}. Methods
+        that train backbone weights in place need do nothing."""
+
     def __repr__(self):
         settings = ', '.join('%s=%s' % item for item in sorted(self.settings().items()))
         return '%s(%s)' % (self.name, settings)

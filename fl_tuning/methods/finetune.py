@@ -12,6 +12,7 @@ class FineTuning(TuningMethod):
     learning_rate_source = ('BERT (Devlin et al. 2019) fine-tunes at 2e-5 to 5e-5: the low end, '
                             'ours, for 10 to 50 epochs without warm-up')
     exclusive = True
+    folds = True  # every weight is tuned in place
 
     def unfreeze(self, transformer):
         for layer in transformer.backbone_layers:

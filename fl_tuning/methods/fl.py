@@ -5,6 +5,7 @@ bert4keras 0.10.8 loads a layer's checkpoint variables by zipping the mapped nam
 with ``layer.trainable_weights`` in order, so the widened layer keeps the pretrained
 weights first and adds its own after them.
 """
+import numpy as np
 from bert4keras.backend import K, keras
 from bert4keras.layers import Dense, FeedForward
 
@@ -61,6 +62,11 @@ class WidenedFeedForward(FeedForward):
         return [self.i0_dense, self.o_dense]
 
     @property
+    def checkpoint_weights(self):
+        """The pretrained W1, b1, W2, b2, in the order bert4keras loads them."""
+        return [w for layer in self.pretrained_sublayers for w in (layer.kernel, layer.bias)]
+
+    @property
     def added_sublayers(self):
         return [self.added_units_in, self.added_units_out]
 
@@ -98,6 +104,7 @@ class FLTuning(TuningMethod):
     title = 'FL-tuning'
     source = 'Liu et al. 2022, arXiv 2206.15312'
     size_flag = 'ffn_prompt_size'
+    folds = True
 
     def __init__(self, ffn_prompt_size=DEFAULT_SIZE):
         self.size = sized(ffn_prompt_size, '--ffn-prompt-size')
@@ -115,3 +122,18 @@ class FLTuning(TuningMethod):
     def parameter_count(self, transformer):
         d, k = transformer.hidden_size, self.size
         return transformer.num_hidden_layers * (d * k + k + k * d + d)
+
+    def fold(self, transformer, config, variables):
+        """The feed-forward layer F + k wide: kernels [W1 | U1] and [W2 ; U2], biases
+        [b1 | c1] and b2 + c2."""
+        config['intermediate_size'] += self.size
+        mapping = transformer.variable_mapping()
+        for index in range(transformer.num_hidden_layers):
+            name = feed_forward_name(index)
+            kernel_in, bias_in, kernel_out, bias_out = mapping[name]
+            layer = transformer.layers[name]
+            u1, c1, u2, c2 = K.batch_get_value([w for sub in layer.added_sublayers for w in (sub.kernel, sub.bias)])
+            variables[kernel_in] = np.concatenate([variables[kernel_in], u1], 1)
+            variables[bias_in] = np.concatenate([variables[bias_in], c1], 0)
+            variables[kernel_out] = np.concatenate([variables[kernel_out], u2], 0)
+            variables[bias_out] = variables[bias_out] + c2

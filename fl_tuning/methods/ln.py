@@ -8,6 +8,7 @@ class LNTuning(TuningMethod):
     title = 'LN-tuning'
     source = 'Qi et al. 2022, arXiv 2211.08682'
     options = ('ln_embedding',)
+    folds = True  # the tuned gains and biases stay in their LayerNorms
     default_learning_rate = 1e-3
     learning_rate_source = ('ours: the LN-tuning paper\'s rates were not available to us; BitFit '
                             '(Ben Zaken et al. 2022), which also trains only gains and biases, '

@@ -69,6 +69,7 @@ class PASTA(TuningMethod):
     learning_rate_source = ("the authors' MRPC script (their CoNLL-03 NER script uses 3e-3, "
                             'worth trying on cluener and cmrc2018)')
     conflicts = {'prompt': 'prompt vectors would shift the special tokens PASTA finds by id'}
+    why_not_foldable = 'its vectors are added to the special tokens\' hidden states in every layer'
 
     def __init__(self, slots=None):
         self.slots = None if slots is None else int(slots)

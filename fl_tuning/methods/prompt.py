@@ -106,6 +106,7 @@ class PromptTuning(TuningMethod):
     title = 'Prompt tuning (shallow)'
     source = 'Lester et al. 2021, EMNLP (arXiv 2104.08691)'
     size_flag = 'prompt_size'
+    why_not_foldable = 'its vectors are inserted into the input sequence'
     default_learning_rate = 1e-2
     learning_rate_source = ('ours: Lester et al. train T5 prompts at 0.3 with Adafactor; with Adam '
                             'on a BERT-size model far lower rates are usual')

@@ -9,6 +9,7 @@ class PTuningV2(TuningMethod):
     title = 'P-tuning v2'
     source = 'Liu et al. 2022, ACL (arXiv 2110.07602)'
     size_flag = 'prompt_size'
+    why_not_foldable = 'its key and value prefixes enter every attention layer'
 
     def __init__(self, prompt_size=DEFAULT_SIZE):
         self.size = sized(prompt_size, '--prompt-size')

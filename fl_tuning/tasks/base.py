@@ -10,6 +10,7 @@ import queue
 import threading
 
 import numpy as np
+from bert4keras.backend import K
 from bert4keras.snippets import sequence_padding
 
 from fl_tuning.io import write_atomically
@@ -48,6 +49,7 @@ class Task(object):
     train_files = ('train.json',)
     dev_files = ('dev.json',)
     metric = 'accuracy'
+    input_names = ('token_ids', 'segment_ids')  # the model's inputs, in order
     keep_ties = False  # the original's best-epoch rule: strict '>' (cluener: '>=')
 
     def __init__(self, name, hyperparameters, tests):
@@ -103,6 +105,13 @@ class Task(object):
         """The text of the submission file for one test file."""
         raise NotImplementedError
 
+    # -- export (fl_tuning.export) ----------------------------------------
+    def head(self, model):
+        """(description, {name: array}) of the task head: what it reads of the last
+        layer, how it computes and predicts, its labels; dense kernels in torch's
+        [out, in] layout."""
+        raise NotImplementedError
+
     # -- the few-shot setting (fl_tuning.few_shot) ------------------------
     # 'per_label': K units of every label; 'category_cover': every category in at
     # least K units (cluener); 'quota': units up to K x few_shot_quota examples.
@@ -133,6 +142,17 @@ class Task(object):
         """All files a run needs, relative paths resolved under ``data_dir``."""
         files = list(self.train_files) + list(self.dev_files) + [t.source for t in self.test_files]
         return [os.path.join(data_dir, self.name, f) for f in files]
+
+
+CLS_VECTOR = 'the [CLS] vector (position 0) of the last layer'
+
+
+def dense_weights(layer, name):
+    """A Keras Dense layer's kernel (transposed to [out, in]) and bias, as ``name``.weight/.bias."""
+    weights = {name + '.weight': np.ascontiguousarray(K.get_value(layer.kernel).T)}
+    if getattr(layer, 'bias', None) is not None:
+        weights[name + '.bias'] = K.get_value(layer.bias)
+    return weights
 
 
 def collate(task, encoded, with_labels=True):

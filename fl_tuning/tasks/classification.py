@@ -6,7 +6,7 @@ from keras.models import Model
 
 from fl_tuning.io import DataError, field, list_of, read_json_lines
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, json_lines, write_source_lines
+from fl_tuning.tasks.base import CLS_VECTOR, Encoded, Task, dense_weights, json_lines, write_source_lines
 
 
 class IntegerLabels(object):
@@ -143,6 +143,12 @@ class SentenceClassification(Task):
         output = Dense(self.labels.count, activation='softmax',
                        kernel_initializer=transformer.initializer, name='Classifier')(cls)
         return Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
+
+    def head(self, model):
+        description = {'type': 'classifier', 'reads': CLS_VECTOR,
+                       'output': 'softmax(cls @ classifier.weight.T + classifier.bias)',
+                       'prediction': 'argmax', 'labels': [self.labels.name(i) for i in range(self.labels.count)]}
+        return description, dense_weights(model.get_layer('Classifier'), 'classifier')
 
     def evaluate(self, examples, encoded, results):
         predicted = np.concatenate(results).argmax(1)

@@ -15,7 +15,9 @@ from fl_tuning.io import (
     DataError, Location, checked_list, field, list_of, read_json, read_json_lines, write_atomically,
 )
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, json_lines, unique, write_source_lines
+from fl_tuning.tasks.base import (
+    CLS_VECTOR, Encoded, Task, dense_weights, json_lines, unique, write_source_lines,
+)
 
 
 class MultipleChoice(Task):
@@ -30,6 +32,14 @@ class MultipleChoice(Task):
         cls = Lambda(lambda x: x[:, 0], name='CLS')(features)
         logits = Dense(1, kernel_initializer=transformer.initializer, name='Choice-Logit')(cls)
         return Model(transformer.model.input, logits), multichoice_crossentropy(self.num_choices)
+
+    def head(self, model):
+        description = {'type': 'choice_logit', 'reads': CLS_VECTOR, 'num_choices': self.num_choices,
+                       'output': 'cls @ choice_logit.weight.T + choice_logit.bias: one logit per choice '
+                                 'sequence, num_choices consecutive rows per example',
+                       'prediction': "argmax over each example's choices",
+                       'labels': [str(i) for i in range(self.num_choices)]}
+        return description, dense_weights(model.get_layer('Choice-Logit'), 'choice_logit')
 
     def choice_logits(self, results):
         """[examples, choices] from the per-example [choices, 1] results."""

@@ -14,12 +14,25 @@ from fl_tuning.io import (
     DataError, Location, field, list_of, read_json, read_json_lines, write_atomically,
 )
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, json_lines, unique, write_source_lines
+from fl_tuning.tasks.base import Encoded, Task, dense_weights, json_lines, unique, write_source_lines
 
 
 def global_pointer(transformer, features, heads):
     return GlobalPointer(heads=heads, head_size=transformer.attention_head_size, use_bias=False,
                          kernel_initializer=transformer.initializer, name='GlobalPointer')(features)
+
+
+def global_pointer_head(model, mask, prediction, labels):
+    """bert4keras' GlobalPointer as the export describes it (RoPE, masks, scale)."""
+    layer = model.get_layer('GlobalPointer')
+    description = {
+        'type': 'global_pointer', 'heads': layer.heads, 'head_size': layer.head_size,
+        'reads': 'every position of the last layer', 'mask': mask,
+        'output': 'h @ global_pointer.weight.T split per head into q, k (head_size each); rotary '
+                  'positions on q and k (interleaved sin/cos pairs); q.k per (start, end); masked '
+                  'positions and start > end set to about -1e12; divided by sqrt(head_size)',
+        'prediction': prediction, 'labels': labels}
+    return description, dense_weights(layer.dense, 'global_pointer')
 
 
 # -- cluener ---------------------------------------------------------------------
@@ -122,6 +135,10 @@ class Cluener(Task):
         scores = global_pointer(transformer, features, len(self.categories))
         return Model(transformer.model.input, scores), global_pointer_crossentropy
 
+    def head(self, model):
+        return global_pointer_head(model, 'token_ids > 0', 'every cell (category, start, end) above 0',
+                                   list(self.categories))
+
     def reduce(self, outputs, encoded):
         """The cells (category, start, end) scored above 0, per example."""
         return [np.argwhere(scores > 0) for scores in outputs]
@@ -190,6 +207,7 @@ class MaskFromInput(Layer):
 
 class Cmrc2018(Task):
     stride = 128
+    input_names = ('token_ids', 'segment_ids', 'context_mask')
 
     def read(self, paths, split, bad_lines):
         windows = []
@@ -305,6 +323,14 @@ class Cmrc2018(Task):
         scores = global_pointer(transformer, features, 1)
         scores = Lambda(lambda x: x[:, 0], name='Span-Scores')(scores)
         return Model(transformer.model.inputs + [masks], scores), span_crossentropy
+
+    def head(self, model):
+        description, weights = global_pointer_head(
+            model, 'context_mask > 0.5 (the third input)',
+            "each window's best cell (start, end) outside row and column 0; per question its "
+            'best-scoring window', [])
+        description['output'] += '; the single head squeezed: [batch, length, length]'
+        return description, weights
 
     def reduce(self, outputs, encoded):
         """Per window: (score, start, end) of its best cell other than [CLS]'s

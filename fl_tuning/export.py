@@ -1,0 +1,140 @@
+"""Exporting a tuned run as a plain backbone, for other implementations to load and check:
+
+- ``tf/``: a Google-format checkpoint of the merged backbone, its ``bert_config.json``
+  and the simplified vocabulary the run used (token ids match the embedding rows);
+- ``hf/``: the same backbone in Hugging Face transformers' layout (``config.json``,
+  ``model.safetensors``, vocabulary and tokenizer config);
+- ``head.json`` and ``head.safetensors``: the task head;
+- ``golden.npz``: inputs and the TensorFlow model's last-layer and head outputs.
+
+Only methods whose training a plain backbone can hold fold (``TuningMethod.folds``);
+the others are refused by name.
+"""
+import json
+import os
+
+import numpy as np
+from bert4keras.backend import K
+
+from fl_tuning.checkpoints import read_config, write_checkpoint
+from fl_tuning.errors import InputError
+from fl_tuning.hf_layout import hf_config, hf_weights
+from fl_tuning.io import atomic_directory
+from fl_tuning.methods import REGISTRY, describe
+from fl_tuning.models import last_layer_name
+from fl_tuning.saved_run import SavedRun
+from fl_tuning.tasks.base import collate
+from fl_tuning.weights import library_versions
+
+GOLDEN_SIZE = 8
+EXPORT_RECORD = 'export.json'
+
+
+def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golden_size=None,
+           checkpoint=None, log=print):
+    """Write the export of ``weights_path`` (tuned from ``model_dir``) to ``output_dir``;
+    golden inputs are the first ``golden_size`` dev examples under ``data_dir`` or the
+    records of ``texts`` (a file in the task's test format). Returns ``output_dir``."""
+    check_output_dir(output_dir)
+    saved = SavedRun(weights_path, model_dir, checkpoint, log)
+    refuse_unfoldable(saved.method_set)
+    examples = golden_examples(saved, data_dir, texts, golden_size or GOLDEN_SIZE)
+    transformer, model = saved.build()
+    config = read_config(saved.files.config)
+    config['vocab_size'] = len(saved.keep_tokens)
+    variables = checkpoint_variables(transformer)
+    for method in transformer.tuning_methods:
+        method.fold(transformer, config, variables)
+    head, head_weights = saved.task.head(model)
+    head['task'] = saved.task.name
+    golden = golden_outputs(saved, transformer, model, examples)
+    vocabulary = ''.join(token + '\n' for token, _ in sorted(saved.token_dict.items(), key=lambda t: t[1]))
+    backbone = saved.manifest['backbone']
+    with atomic_directory(output_dir) as staging:
+        tf_dir, hf_dir = os.path.join(staging, 'tf'), os.path.join(staging, 'hf')
+        os.makedirs(tf_dir)
+        os.makedirs(hf_dir)
+        write_checkpoint(os.path.join(tf_dir, 'bert_model.ckpt'), variables)
+        write_json(os.path.join(tf_dir, 'bert_config.json'), config)
+        write_json(os.path.join(hf_dir, 'config.json'), hf_config(backbone, config))
+        save_safetensors(hf_weights(variables), os.path.join(hf_dir, 'model.safetensors'))
+        write_json(os.path.join(hf_dir, 'tokenizer_config.json'), {
+            'tokenizer_class': 'BertTokenizer', 'do_lower_case': True,
+            'model_max_length': config.get('max_position_embeddings', 512)})
+        for folder in (tf_dir, hf_dir):
+            with open(os.path.join(folder, 'vocab.txt'), 'w', encoding='utf-8') as f:
+                f.write(vocabulary)
+        write_json(os.path.join(staging, 'head.json'), head)
+        save_safetensors(head_weights, os.path.join(staging, 'head.safetensors'))
+        np.savez(os.path.join(staging, 'golden.npz'), **golden)
+        write_json(os.path.join(staging, EXPORT_RECORD), {
+            'weights': os.path.abspath(weights_path), 'backbone': backbone, 'task': saved.task.name,
+            'methods': saved.method_set, 'method': describe(saved.method_set),
+            'intermediate_size': config['intermediate_size'], 'golden_examples': len(examples),
+            'golden_source': os.path.abspath(texts) if texts else 'dev', 'versions': library_versions()})
+    log('exported %s (%s on %s, %s) to %s: tf/, hf/, head, golden outputs of %d examples' % (
+        weights_path, saved.task.name, backbone, describe(saved.method_set), output_dir, len(examples)))
+    return output_dir
+
+
+def refuse_unfoldable(method_set):
+    for name in method_set:
+        method = REGISTRY[name]
+        if not method.folds:
+            foldable = ', '.join(n for n, m in REGISTRY.items() if m.folds)
+            raise InputError('cannot export %s: %s, so it is no plain backbone (export supports %s '
+                             'and their combinations)' % (name, method.why_not_foldable, foldable))
+
+
+def golden_examples(saved, data_dir, texts, size):
+    if texts:
+        examples = saved.read_together([texts], 'test')
+    elif data_dir:
+        examples = saved.read_together(saved.dev_paths(data_dir), 'dev')
+    else:
+        raise InputError('export needs golden inputs: --data-dir (the run\'s dev data) or --texts FILE')
+    if not examples:
+        raise InputError('no examples for the golden outputs in %s' % (texts or data_dir))
+    return examples[:size]
+
+
+def checkpoint_variables(transformer):
+    """{checkpoint variable: value} of the model's backbone as bert4keras maps it,
+    the trained values where a method tuned them in place."""
+    variables = {}
+    for layer_name, names in transformer.variable_mapping().items():
+        if layer_name not in transformer.layers:
+            continue
+        layer = transformer.layers[layer_name]
+        weights = getattr(layer, 'checkpoint_weights', layer.weights)[:len(names)]
+        variables.update(zip(names, K.batch_get_value(weights)))
+    return variables
+
+
+def golden_outputs(saved, transformer, model, examples):
+    """Inputs (by the task's input names), last-layer and head outputs of ``examples``."""
+    inputs, _ = collate(saved.task, saved.encode(examples), with_labels=False)
+    last_layer = model.get_layer(last_layer_name(transformer)).output
+    outputs = K.function(model.inputs, [last_layer, model.output])(inputs)
+    golden = dict(zip(saved.task.input_names, [np.asarray(i, dtype='int32') for i in inputs]))
+    golden.update(last_layer=outputs[0], head=outputs[1])
+    return golden
+
+
+def save_safetensors(tensors, path):
+    from safetensors.numpy import save_file  # only the export needs it
+    save_file(dict((name, np.ascontiguousarray(value, dtype='float32')) for name, value in tensors.items()),
+              path, metadata={'format': 'pt'})
+
+
+def write_json(path, value):
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(value, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write('\n')
+
+
+def check_output_dir(output_dir):
+    """An export replaces an earlier export, never another folder's contents."""
+    if os.path.isdir(output_dir) and os.listdir(output_dir) \
+            and not os.path.isfile(os.path.join(output_dir, EXPORT_RECORD)):
+        raise InputError('output dir %s exists and holds no export: choose another --output-dir' % output_dir)

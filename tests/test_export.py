@@ -1,0 +1,129 @@
+"""Exporting tuned runs as plain backbones: the Google-format checkpoint rebuilds the
+tuned model with plain bert4keras, the Hugging Face files give the same outputs in
+PyTorch (tools/compare_transformers.py in .venv-modern), and what cannot be exported
+is refused by name."""
+import fcntl
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from bert4keras.backend import K
+from bert4keras.models import build_transformer_model
+
+from fl_tuning.errors import InputError
+from fl_tuning.export import export, refuse_unfoldable
+from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.methods import REGISTRY, resolve_method_set
+from fl_tuning.run import Run, RunConfig
+from fl_tuning.tiny import write_tiny_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# One run per method the export folds, each on a task with another head.
+RUNS = [('fl', 'afqmc'), ('ln', 'cluener'), ('finetune', 'c3'), ('fl,ln', 'cmrc2018')]
+EXACT = 1e-5
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return write_clue_fixtures(str(tmp_path_factory.mktemp('clue')),
+                               tasks=['afqmc', 'cluener', 'c3', 'cmrc2018'], counts=(6, 4, 3))
+
+
+def tuned_run(tiny, data, output_dir, method, task):
+    K.clear_session()
+    sizes = {'ffn_prompt_size': 4} if 'fl' in method.split(',') else {}
+    config = RunConfig(tiny.backbone, task, data, tiny.directory, str(output_dir), epochs=1, seed=3,
+                       method_set=resolve_method_set(method, **sizes), progress=False)
+    summary = Run(config, log=lambda message: None).execute()
+    K.clear_session()
+    return summary['weights']
+
+
+@pytest.fixture(scope='session')
+def modern_python():
+    """.venv-modern's Python, made by scripts/setup_modern.sh once for all test workers."""
+    lock_path = os.path.join(ROOT, '.venv-modern.lock')
+    with open(lock_path, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'setup_modern.sh')],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    output = result.stdout.decode()
+    if result.returncode != 0 and 'no Python >= 3.9 found' in output:
+        pytest.skip('no Python >= 3.9 on this machine for .venv-modern: ' + output.strip().splitlines()[-1])
+    assert result.returncode == 0, output
+    return os.path.join(ROOT, '.venv-modern', 'bin', 'python')
+
+
+@pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])
+def test_exports_rebuild_the_tuned_model_in_bert4keras_and_in_transformers(
+        backbone, tiny_models, data, tmp_path, modern_python):
+    tiny = tiny_models[backbone]
+    exports = []
+    for method, task in RUNS:
+        weights = tuned_run(tiny, data, tmp_path / method / 'run', method, task)
+        exports.append(export(weights, tiny.directory, str(tmp_path / method / 'export'), data_dir=data,
+                              log=lambda message: None))
+        K.clear_session()
+    for (method, task), export_dir in zip(RUNS, exports):
+        golden = np.load(os.path.join(export_dir, 'golden.npz'))
+        with open(os.path.join(export_dir, 'tf', 'bert_config.json')) as f:
+            config = json.load(f)
+        assert config['intermediate_size'] == tiny.config['intermediate_size'] + (4 if 'fl' in method else 0)
+        plain = build_transformer_model(os.path.join(export_dir, 'tf', 'bert_config.json'),
+                                        os.path.join(export_dir, 'tf', 'bert_model.ckpt'), model=backbone)
+        last_layer = plain.predict([golden['token_ids'], golden['segment_ids']])
+        real = golden['token_ids'] > 0
+        assert np.abs(last_layer - golden['last_layer'])[real].max() <= EXACT, (method, task)
+        K.clear_session()
+
+    result = subprocess.run([modern_python, os.path.join(ROOT, 'tools', 'compare_transformers.py'), '--json',
+                             '--tolerance', str(EXACT)] + exports, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    for (method, task), line in zip(RUNS, result.stdout.decode().splitlines()):
+        compared = json.loads(line)
+        assert compared['task'] == task and compared['passed'], compared
+        assert compared['last_layer_max_abs_difference'] <= EXACT
+        assert compared['head_max_abs_difference'] <= EXACT
+
+
+def test_the_checker_fails_on_a_changed_weight(tiny_models, data, tmp_path, modern_python):
+    tiny = tiny_models['bert']
+    weights = tuned_run(tiny, data, tmp_path / 'run', 'fl', 'afqmc')
+    export_dir = export(weights, tiny.directory, str(tmp_path / 'export'), data_dir=data, log=lambda m: None)
+    from safetensors.numpy import load_file, save_file
+    path = os.path.join(export_dir, 'hf', 'model.safetensors')
+    tensors = load_file(path)
+    tensors['encoder.layer.0.intermediate.dense.weight'][-1] += 0.5  # one added FL unit
+    save_file(tensors, path, metadata={'format': 'pt'})
+    result = subprocess.run([modern_python, os.path.join(ROOT, 'tools', 'compare_transformers.py'),
+                             export_dir], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert result.returncode == 1 and b'FAILED' in result.stdout
+
+
+@pytest.mark.parametrize('method', [name for name, m in REGISTRY.items() if not m.folds])
+def test_methods_a_plain_backbone_cannot_hold_are_refused_by_name(method):
+    with pytest.raises(InputError) as error:
+        refuse_unfoldable(resolve_method_set(method))
+    assert str(error.value).startswith('cannot export %s: ' % method)
+    assert REGISTRY[method].why_not_foldable in str(error.value)
+
+
+def test_export_is_refused_on_another_checkpoint_and_leaves_no_output(tiny_models, data, tmp_path):
+    tiny = tiny_models['bert']
+    weights = tuned_run(tiny, data, tmp_path / 'run', 'ln', 'afqmc')
+    other = str(tmp_path / 'other')
+    write_tiny_model('bert', other, seed=1)
+    with pytest.raises(InputError, match='checkpoint_fingerprint'):
+        export(weights, other, str(tmp_path / 'export'), data_dir=data, log=lambda m: None)
+    assert not os.path.exists(str(tmp_path / 'export'))
+    assert not [n for n in os.listdir(str(tmp_path)) if n.endswith('.partial')]
+    with pytest.raises(InputError, match='--data-dir .* or --texts'):
+        export(weights, tiny.directory, str(tmp_path / 'export'), log=lambda m: None)
+    (tmp_path / 'busy').mkdir()
+    (tmp_path / 'busy' / 'notes.txt').write_text('mine')
+    with pytest.raises(InputError, match='holds no export'):
+        export(weights, tiny.directory, str(tmp_path / 'busy'), data_dir=data, log=lambda m: None)
+    assert (tmp_path / 'busy' / 'notes.txt').read_text() == 'mine'
