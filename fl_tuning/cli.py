@@ -98,6 +98,9 @@ def add_run_arguments(parser, with_backbone_and_task=True):
                       help='continue a killed run from its last completed epoch (same settings)')
     runs.add_argument('--skip-bad-lines', action='store_true',
                       help='skip (and count) bad training/dev records instead of stopping')
+    runs.add_argument('--write-dev-predictions', action='store_true',
+                      help="the best epoch's dev predictions in the submission format, to "
+                      'OUTPUT_DIR/dev_predictions/<task>.json (score them with evaluate)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
@@ -132,7 +135,8 @@ def run_config(args, backbone, task):
                      fused_feed_forward=args.fused_feed_forward, resume=args.resume,
                      skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress,
                      train_files=args.train_file, dev_files=args.dev_file, few_shot=args.few_shot,
-                     few_shot_seed=args.few_shot_seed, few_shot_dev=args.few_shot_dev, **overrides)
+                     few_shot_seed=args.few_shot_seed, few_shot_dev=args.few_shot_dev,
+                     write_dev_predictions=args.write_dev_predictions, **overrides)
 
 
 def execute_run(config):
@@ -182,6 +186,18 @@ def command_export(args):
     from fl_tuning.export import export
     export(args.weights, args.model_dir, args.output_dir, data_dir=args.data_dir, texts=args.texts,
            golden_size=args.golden_size, checkpoint=args.checkpoint)
+
+
+def command_evaluate(args):
+    from fl_tuning.evaluate import evaluate
+    metrics = evaluate(args.task, args.data_dir, args.predictions, args.dev_file)
+    if args.json:
+        print(json.dumps(metrics, sort_keys=True))
+        return
+    scores = ', '.join('%s %.5f' % (k, v) for k, v in sorted(metrics.items()) if isinstance(v, float))
+    print('%s: %s over %d dev examples' % (args.task, scores, metrics['examples']))
+    if 'scored_as' in metrics:
+        print('scored as %s' % metrics['scored_as'])
 
 
 def command_summarize(args):
@@ -435,13 +451,27 @@ def build_parser():
     export.add_argument('--texts', help="golden inputs: the records of this file, in the task's "
                         'test-file format (instead of --data-dir)')
     export.add_argument('--golden-size', type=int, help='how many examples (default 8)')
+    evaluate = commands.add_parser(
+        'evaluate', help='score a dev predictions file (CLUE submission format) the way our runs do',
+        description="Score dev predictions in the CLUE submission format, from any implementation, "
+                    "with the run's metric (cluener: entity F1 of the character spans; cmrc2018: the "
+                    "official EM and F1). Dev records without ids are keyed as run --write-dev-predictions "
+                    "writes them: a JSON-lines record by its 0-based line, a c3 question by "
+                    "'<file>-<document>-<question>'.")
+    from fl_tuning.tasks import TASK_NAMES
+    evaluate.add_argument('--task', required=True, choices=TASK_NAMES)
+    evaluate.add_argument('--data-dir', required=True, help='the folder of the CLUE task folders')
+    evaluate.add_argument('--predictions', required=True, help='the dev predictions file')
+    evaluate.add_argument('--dev-file', type=file_names, metavar='NAME[,NAME...]',
+                          help='dev file(s) inside the task folder, as the run read them')
+    evaluate.add_argument('--json', action='store_true', help='the metrics as one JSON object')
     return parser
 
 
 COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
             'predict': command_predict, 'summarize': command_summarize, 'params': command_params,
             'gates': command_gates, 'sweep': command_sweep, 'report': command_report,
-            'pack': command_pack, 'export': command_export}
+            'pack': command_pack, 'export': command_export, 'evaluate': command_evaluate}
 
 
 def guarded(function, args):

@@ -45,7 +45,7 @@ class RunConfig(object):
                  ffn_prompt_size=160, prompt_size=0, method_set=None, seed=None,
                  fused_feed_forward=False, progress=True, resume=False, skip_bad_lines=False,
                  train_files=None, dev_files=None, few_shot=None, few_shot_seed=0, few_shot_dev=None,
-                 **overrides):
+                 write_dev_predictions=False, **overrides):
         """``method_set``: {method name: settings} (fl_tuning.methods); without it the
         two sizes decide, as in the original. ``train_files``, ``dev_files``: file names
         inside the task folder instead of the task's CLUE files. ``few_shot``: K, to
@@ -61,6 +61,7 @@ class RunConfig(object):
         self.resume, self.skip_bad_lines = resume, skip_bad_lines
         self.train_files, self.dev_files = train_files, dev_files
         self.few_shot, self.few_shot_seed, self.few_shot_dev = few_shot, few_shot_seed, few_shot_dev
+        self.write_dev_predictions = write_dev_predictions
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
 
 
@@ -393,6 +394,12 @@ class Run(object):
                              os.path.join(results_dir, test_file.submission), self.config.progress)
             for (test_file, examples), encoded in zip(self.tests, self.encoded_tests)
         ]
+        if self.config.write_dev_predictions:
+            results = predict_results(self.model, self.task, self.encoded_dev, self.hyperparameters['batch_size'],
+                                      self.config.progress, 'predict dev')
+            self.dev_predictions = os.path.join(self.config.output_dir, 'dev_predictions', '%s.json' % self.task.name)
+            write_atomically(self.dev_predictions, self.task.dev_submission(
+                self.dev_examples, self.encoded_dev, results, self.tokenizer))
 
     def summary(self):
         best = self.epochs[self.best_epoch - 1]['dev'] if self.best_epoch else self.epochs[-1]['dev']
@@ -405,6 +412,7 @@ class Run(object):
             'metric': self.task.metric, 'best_epoch': self.best_epoch, 'best_dev': best,
             'parameters': self.parameters, 'weights': self.weights_path,
             'submissions': getattr(self, 'submissions', []), 'skipped_records': len(self.skipped),
+            'dev_predictions': getattr(self, 'dev_predictions', None),
             'data_notices': len(self.notices),
             'seconds': round(sum(e['seconds'] for e in self.epochs), 3),
             'phase_seconds': self.clock.rounded(),

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.evaluate import evaluate
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.tasks import NLI_LABELS, TASK_NAMES, TNEWS_LABELS, get_task
 from fl_tuning.tasks.hyperparameters import HYPERPARAMETERS
@@ -93,6 +94,28 @@ def check_submission(task, data_dir, path, source):
         assert list(predicted) == qids and all(isinstance(v, str) for v in predicted.values())
 
 
+def check_dev_predictions(task, clue_data, summary):
+    """evaluate scores the run's own dev predictions with the run's metric (cluener and
+    cmrc2018: their published measures, said so)."""
+    metrics = evaluate(task, clue_data, summary['dev_predictions'])
+    recorded = summary['best_dev']
+    if task == 'cluener':
+        assert 'entity F1' in metrics['scored_as']
+        def spans(record):
+            return set((category, s, e) for category, mentions in record['label'].items()
+                       for found in mentions.values() for s, e in found)
+        gold = [spans(r) for r in lines(os.path.join(clue_data, 'cluener', 'dev.json'))]
+        predicted = [spans(r) for r in lines(summary['dev_predictions'])]
+        hits = sum(len(g & p) for g, p in zip(gold, predicted))
+        total = sum(map(len, gold)) + sum(map(len, predicted))
+        assert metrics['f1'] == pytest.approx(2.0 * hits / total if total else 0.0, abs=1e-9)
+    elif task == 'cmrc2018':
+        assert 'official CMRC 2018' in metrics['scored_as'] and 0 <= metrics['em'] <= metrics['f1'] <= 1
+    else:
+        assert metrics[summary['metric']] == pytest.approx(recorded[summary['metric']], abs=1e-12)
+    assert metrics['examples'] > 0
+
+
 @pytest.mark.parametrize('backbone', BACKBONES)
 @pytest.mark.parametrize('task', TASK_NAMES)
 def test_every_task_runs_end_to_end(tiny_models, clue_data, tmp_path, backbone, task):
@@ -100,8 +123,9 @@ def test_every_task_runs_end_to_end(tiny_models, clue_data, tmp_path, backbone, 
     # FL-tuning everywhere; P-tuning v2 as well on NEZHA, as the original allows
     config = RunConfig(backbone, task, clue_data, tiny.directory, str(tmp_path),
                        ffn_prompt_size=8, prompt_size=2 if backbone == 'nezha' else 0,
-                       epochs=1, seed=0, progress=False)
+                       epochs=1, seed=0, progress=False, write_dev_predictions=True)
     summary = Run(config, log=lambda message: None).execute()
+    check_dev_predictions(task, clue_data, summary)
     expected = [os.path.join(str(tmp_path), 'results', t.submission) for t in get_task(task).test_files]
     assert summary['submissions'] == expected
     for test_file, path in zip(get_task(task).test_files, expected):

@@ -13,6 +13,7 @@ import numpy as np
 from bert4keras.backend import K
 from bert4keras.snippets import sequence_padding
 
+from fl_tuning.errors import InputError
 from fl_tuning.io import write_atomically
 
 
@@ -105,6 +106,30 @@ class Task(object):
         """The text of the submission file for one test file."""
         raise NotImplementedError
 
+    # -- dev predictions and scoring them (fl_tuning.evaluate) ----------
+    # What ``score`` measures, when it is not the run's own metric.
+    scored_as = None
+
+    def dev_key(self, example, several_files):
+        """The id a dev example gets in the submission format, for tasks whose dev
+        records carry none (default: the task's own key: chid's blank tag, cmrc2018's
+        question id, cluener's line order)."""
+        return None
+
+    def dev_submission(self, examples, encoded, results, tokenizer):
+        """Dev predictions in the CLUE submission format."""
+        several_files = len(set(source_path(e) for e in examples)) > 1
+        for example in examples:
+            key = self.dev_key(example, several_files)
+            if key is not None:
+                example.id = key
+        return self.submission(examples, encoded, results, tokenizer)
+
+    def score(self, examples, predictions, paths):
+        """The metrics of ``predictions`` (a dev predictions file's parsed content and
+        its path, for messages) against the dev ``examples`` read from ``paths``."""
+        raise NotImplementedError
+
     # -- export (fl_tuning.export) ----------------------------------------
     def head(self, model):
         """(description, {name: array}) of the task head: what it reads of the last
@@ -142,6 +167,33 @@ class Task(object):
         """All files a run needs, relative paths resolved under ``data_dir``."""
         files = list(self.train_files) + list(self.dev_files) + [t.source for t in self.test_files]
         return [os.path.join(data_dir, self.name, f) for f in files]
+
+
+def source_path(example):
+    source = example.source
+    return source.path if hasattr(source, 'path') else source[0]
+
+
+def line_key(example, several_files):
+    """A JSON-lines dev record's 0-based line index (``file:index`` across several files)."""
+    index = example.source.line - 1
+    return '%s:%d' % (os.path.basename(example.source.path), index) if several_files else index
+
+
+def keyed_predictions(lines, path, field='label'):
+    """{str(id): value} of a JSON-lines predictions file's records."""
+    predictions = {}
+    for number, record in enumerate(lines, 1):
+        if not isinstance(record, dict) or 'id' not in record or field not in record:
+            raise InputError('%s line %d: expected {"id": ..., "%s": ...}' % (path, number, field))
+        predictions[str(record['id'])] = record[field]
+    return predictions
+
+
+def prediction_of(predictions, key, path):
+    if str(key) not in predictions:
+        raise InputError('%s: no prediction for id %s' % (path, key))
+    return predictions[str(key)]
 
 
 CLS_VECTOR = 'the [CLS] vector (position 0) of the last layer'

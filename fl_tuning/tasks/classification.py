@@ -6,7 +6,10 @@ from keras.models import Model
 
 from fl_tuning.io import DataError, field, list_of, read_json_lines
 from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import CLS_VECTOR, Encoded, Task, dense_weights, json_lines, write_source_lines
+from fl_tuning.tasks.base import (
+    CLS_VECTOR, Encoded, Task, dense_weights, json_lines, keyed_predictions, line_key, prediction_of,
+    write_source_lines,
+)
 
 
 class IntegerLabels(object):
@@ -143,6 +146,17 @@ class SentenceClassification(Task):
         output = Dense(self.labels.count, activation='softmax',
                        kernel_initializer=transformer.initializer, name='Classifier')(cls)
         return Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
+
+    def dev_key(self, example, several_files):
+        return line_key(example, several_files)
+
+    def score(self, examples, predictions, path):
+        predicted = keyed_predictions(predictions, path)
+        correct = 0
+        for example in examples:
+            label = prediction_of(predicted, self.dev_key(example, False), path)
+            correct += str(label) == self.labels.name(example.label)
+        return {'accuracy': correct / float(len(examples))}
 
     def head(self, model):
         description = {'type': 'classifier', 'reads': CLS_VECTOR,

@@ -11,12 +11,14 @@ from keras.layers import Dense, Lambda
 from keras.models import Model
 from scipy.optimize import linear_sum_assignment
 
+from fl_tuning.errors import InputError
 from fl_tuning.io import (
     DataError, Location, checked_list, field, list_of, read_json, read_json_lines, write_atomically,
 )
 from fl_tuning.models import last_layer_name
 from fl_tuning.tasks.base import (
-    CLS_VECTOR, Encoded, Task, dense_weights, json_lines, unique, write_source_lines,
+    CLS_VECTOR, Encoded, Task, dense_weights, json_lines, keyed_predictions, prediction_of, unique,
+    write_source_lines,
 )
 
 
@@ -151,6 +153,17 @@ class C3(MultipleChoice):
         predicted = self.choice_logits(results).argmax(1)
         return {'accuracy': float(np.mean(predicted == [e.answer for e in examples]))}
 
+    def dev_key(self, example, several_files):
+        """'<file>-<document>-<question>', e.g. 'm-dev-12-0' (dev questions carry no id)."""
+        path, document, question = example.source
+        return '%s-%d-%d' % (os.path.splitext(os.path.basename(path))[0], document, question)
+
+    def score(self, examples, predictions, path):
+        predicted = keyed_predictions(predictions, path)
+        correct = sum(str(prediction_of(predicted, self.dev_key(e, True), path)) == str(e.answer)
+                      for e in examples)
+        return {'accuracy': correct / float(len(examples))}
+
     def submission(self, examples, encoded, results, tokenizer):
         predicted = self.choice_logits(results).argmax(1)
         return json_lines({'id': e.id, 'label': str(int(p))} for e, p in zip(examples, predicted))
@@ -251,6 +264,12 @@ class Chid(MultipleChoice):
     def evaluate(self, examples, encoded, results):
         chosen = self.assignments(examples, results)
         return {'accuracy': float(np.mean(chosen == [e.answer for e in examples]))}
+
+    def score(self, examples, predictions, path):
+        if not isinstance(predictions, dict):
+            raise InputError('%s: expected a JSON object {blank tag: candidate index}' % path)
+        correct = sum(prediction_of(predictions, e.tag, path) == e.answer for e in examples)
+        return {'accuracy': correct / float(len(examples))}
 
     def submission(self, examples, encoded, results, tokenizer):
         chosen = self.assignments(examples, results)

@@ -2,6 +2,7 @@
 and cmrc2018 (reading comprehension)."""
 import json
 import os
+import re
 
 import numpy as np
 from bert4keras.backend import K, multilabel_categorical_crossentropy
@@ -10,6 +11,7 @@ from bert4keras.snippets import lowercase_and_normalize
 from keras.layers import Input, Lambda
 from keras.models import Model
 
+from fl_tuning.errors import InputError
 from fl_tuning.io import (
     DataError, Location, field, list_of, read_json, read_json_lines, write_atomically,
 )
@@ -154,6 +156,24 @@ class Cluener(Task):
             hits += sum(tuple(cell) in labelled for cell in cells)
         return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted,
                 'recall': hits / gold}
+
+    scored_as = ('entity F1 of the predicted character spans (category, start, end), as CLUENER2020 '
+                 "scores: the run's metric counts token cells, including any predicted on [CLS] or [SEP], "
+                 'which the submission format cannot hold')
+
+    def score(self, examples, predictions, path):
+        if not isinstance(predictions, list) or len(predictions) != len(examples):
+            raise InputError('%s: expected one JSON line per dev record (%d), in their order' % (
+                path, len(examples)))
+        hits, predicted, gold = 1e-10, 1e-10, 1e-10
+        for number, (example, record) in enumerate(zip(examples, predictions), 1):
+            if not isinstance(record, dict) or record.get('text') != example.text:
+                raise InputError('%s line %d: field \'text\': not the text of dev line %d' % (path, number, number))
+            found = set((start, end, category) for category, mentions in record.get('label', {}).items()
+                        for spans in mentions.values() for start, end in spans)
+            labelled = set(example.entities)
+            hits, predicted, gold = hits + len(found & labelled), predicted + len(found), gold + len(labelled)
+        return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted, 'recall': hits / gold}
 
     def submission(self, examples, encoded, results, tokenizer):
         records = []
@@ -361,6 +381,28 @@ class Cmrc2018(Task):
         correct = sum(list(results[i][1:]) == encoded[i].labels[0][0] for i in chosen)
         return {'accuracy': correct / float(len(chosen))}
 
+    scored_as = ("the official CMRC 2018 EM and F1 of the answer texts: the run's metric (an exact "
+                 "token-span match in the chosen window) needs the model's windows")
+
+    def score(self, windows, predictions, path):
+        if not isinstance(predictions, dict):
+            raise InputError('%s: expected a JSON object {question id: answer text}' % path)
+        answers = {}
+        for source_path, qid in unique(w.source for w in windows):
+            answers[qid] = None
+        for source_path in unique(w.source[0] for w in windows):
+            for article in read_json(source_path)['data']:
+                for paragraph in article['paragraphs']:
+                    for qa in paragraph['qas']:
+                        if str(qa['id']) in answers:
+                            answers[str(qa['id'])] = [a['text'] for a in qa['answers']]
+        em = f1 = 0.0
+        for qid, texts in answers.items():
+            prediction = predictions.get(qid)
+            if isinstance(prediction, str):
+                em, f1 = em + cmrc_exact(texts, prediction), f1 + cmrc_f1(texts, prediction)
+        return {'em': em / len(answers), 'f1': f1 / len(answers)}
+
     def submission(self, windows, encoded, results, tokenizer):
         answers = {}
         for i in self.chosen_windows(windows, results):
@@ -371,6 +413,54 @@ class Cmrc2018(Task):
             # Cut from the normalised window, as the original (lowercased answers).
             answers[window.qid] = window.text[covered[0]:covered[-1] + 1] if covered else ''
         return json.dumps(answers, indent=4, ensure_ascii=False)
+
+
+# The official CMRC 2018 evaluation's separators, removed before comparing.
+CMRC_PUNCTUATION = set(u'-:_*^/\\~`+=，。：？！“”；’《》·、「」（）－～『』') | {u'……'}
+CHINESE = re.compile(u'[\u4e00-\u9fa5]')
+
+
+def cmrc_segments(text):
+    """The official script's mixed segmentation without punctuation: Chinese characters one
+    by one, other runs split into words and marks (a regex where it calls nltk)."""
+    segments, run = [], ''
+    for char in text.lower().strip():
+        if char in CMRC_PUNCTUATION:
+            continue
+        if CHINESE.match(char):
+            segments += re.findall(r'\w+|[^\w\s]', run) + [char]
+            run = ''
+        else:
+            run += char
+    return segments + re.findall(r'\w+|[^\w\s]', run)
+
+
+def longest_common_run(first, second):
+    """Length of the longest common contiguous run of two sequences."""
+    best, previous = 0, [0] * (len(second) + 1)
+    for a in first:
+        current = [0]
+        for j, b in enumerate(second):
+            current.append(previous[j] + 1 if a == b else 0)
+        best = max(best, max(current))
+        previous = current
+    return best
+
+
+def cmrc_f1(answers, prediction):
+    scores = []
+    predicted = cmrc_segments(prediction)
+    for answer in answers:
+        gold = cmrc_segments(answer)
+        common = longest_common_run(gold, predicted)
+        scores.append(0.0 if common == 0 else 2.0 * common / (len(predicted) + len(gold)))
+    return max(scores)
+
+
+def cmrc_exact(answers, prediction):
+    def bare(text):
+        return ''.join(c for c in text.lower().strip() if c not in CMRC_PUNCTUATION)
+    return float(any(bare(answer) == bare(prediction) for answer in answers))
 
 
 def span_crossentropy(y_true, y_pred):
