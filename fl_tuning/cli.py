@@ -259,6 +259,13 @@ def backbone_dir(text):
     return name, directory
 
 
+def named_file(text):
+    name, _, path = text.partition('=')
+    if not name or not path:
+        raise argparse.ArgumentTypeError('expected NAME=FILE, e.g. hf=results.csv, got %r' % text)
+    return name, path
+
+
 def comma_list(kind=str):
     def parse(text):
         try:
@@ -270,7 +277,7 @@ def comma_list(kind=str):
 
 def command_report(args):
     from fl_tuning.report import write_report
-    markdown_path, html_path, images = write_report(args.runs_dir, args.output_dir)
+    markdown_path, html_path, images = write_report(args.runs_dir, args.output_dir, args.compare)
     print('report: %s, %s and %d curve(s) in %s' % (markdown_path, html_path, len(images), args.output_dir))
 
 
@@ -411,6 +418,9 @@ def build_parser():
                     '--output-dir report')
     report.add_argument('runs_dir', metavar='RUNS_DIR')
     report.add_argument('--output-dir', default='report', help='default: report')
+    report.add_argument('--compare', type=named_file, action='append', default=[], metavar='NAME=CSV',
+                        help="another implementation's results beside ours (columns task, backbone, method, "
+                        'setting, seed, epoch, dev; dev a fraction); its methods show as "fl [NAME]"')
     pack = commands.add_parser(
         'pack', help='the submission files of some runs as one zip for the CLUE leaderboard',
         description='Zip the results/ files of the given runs at the top level, as the CLUE '

@@ -18,6 +18,8 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 
+from fl_tuning.errors import InputError
+
 
 class Sample(object):
     """The drawn examples (in file order), the files they were written to, and what
@@ -101,3 +103,17 @@ def sample(task, examples, k, seed, folder):
     indices, ids = draw(task, examples, k, seed)
     subset = [examples[i] for i in indices]
     return Sample(k, seed, subset, ids, task.write_sample(subset, folder))
+
+
+# The data settings of grids and reports: 'full', or 'fewK' for the few-shot setting.
+FULL = 'full'
+
+
+def few_shot_k(setting):
+    """None for 'full', K for 'fewK' (e.g. few16)."""
+    if setting == FULL:
+        return None
+    digits = setting[len('few'):]
+    if not setting.startswith('few') or not digits.isdigit() or int(digits) < 1:
+        raise InputError("setting %r is neither 'full' nor 'fewK' (e.g. few16)" % setting)
+    return int(digits)

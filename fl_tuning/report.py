@@ -3,6 +3,7 @@ seeds), the methods' sizes and speed, learning curves, convergence, and the pape
 headline claims beside what the runs give. Markdown, and the same as one HTML file,
 with the curves as PNG files beside them.
 """
+import csv
 import html
 import os
 from collections import OrderedDict, defaultdict
@@ -10,8 +11,10 @@ from collections import OrderedDict, defaultdict
 import numpy as np
 
 from fl_tuning.errors import InputError
+from fl_tuning.few_shot import few_shot_k
 from fl_tuning.io import write_atomically
 from fl_tuning.records import method_label, read_records
+from fl_tuning.tasks import TASK_NAMES, get_task
 
 # The abstract's claims (arXiv 2206.15312); the paper's figures are CLUE test scores.
 CONVERGENCE_SHARE = 0.99  # an epoch 'reaches' the best at 99% of it
@@ -45,6 +48,61 @@ class RunRecord(object):
         if not self.curve:
             return None
         return next(i + 1 for i, value in enumerate(self.curve) if value >= CONVERGENCE_SHARE * self.best)
+
+
+class ExternalRun(RunRecord):
+    """One run of another implementation, from its results CSV: its method is shown as
+    'method [name]' beside ours, in the same tables and curves."""
+
+    def __init__(self, name, path, key, epochs):
+        self.path = path
+        self.backbone, self.task, method, self.setting, self.seed = key
+        self.method = '%s [%s]' % (method, name)
+        self.epochs = [{'epoch': epoch, 'dev': value} for epoch, value in sorted(epochs.items())]
+        self.complete, self.total_epochs = True, len(self.epochs)
+        self.metric = get_task(self.task).metric
+        self.curve = [e['dev'] for e in self.epochs]
+        self.best = max(self.curve)
+        self.parameters = self.seconds_per_epoch = None
+
+
+EXTERNAL_COLUMNS = ('task', 'backbone', 'method', 'setting', 'seed', 'epoch', 'dev')
+
+
+def read_external(name, path):
+    """The runs of a results CSV with the columns EXTERNAL_COLUMNS, one row per epoch;
+    ``dev`` is the run's dev metric as a fraction (as our records hold it)."""
+    if not os.path.isfile(path):
+        raise InputError('results file not found: %s' % path)
+    runs = OrderedDict()
+    with open(path, encoding='utf-8-sig', newline='') as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in EXTERNAL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError('%s: missing column(s) %s (expected %s)' % (path, ', '.join(missing),
+                                                                         ', '.join(EXTERNAL_COLUMNS)))
+        for number, row in enumerate(reader, 2):
+            def value(column, kind):
+                try:
+                    return kind(row[column])
+                except (TypeError, ValueError):
+                    raise InputError('%s line %d: field %r: expected %s, got %r' % (
+                        path, number, column, kind.__name__, row[column]))
+            if row['task'] not in TASK_NAMES:
+                raise InputError('%s line %d: field \'task\': unknown task %r' % (path, number, row['task']))
+            dev = value('dev', float)
+            if not 0 <= dev <= 1:
+                raise InputError('%s line %d: field \'dev\': %r is not a fraction in [0, 1] (our records '
+                                 'hold 0.75, not 75)' % (path, number, row['dev']))
+            try:
+                few_shot_k(row['setting'])
+            except InputError as error:
+                raise InputError('%s line %d: field \'setting\': %s' % (path, number, error))
+            key = (row['backbone'], row['task'], row['method'], row['setting'], value('seed', int))
+            runs.setdefault(key, {})[value('epoch', int)] = dev
+    if not runs:
+        raise InputError('%s: no rows' % path)
+    return [ExternalRun(name, path, key, epochs) for key, epochs in runs.items()]
 
 
 def collect(runs_dir):
@@ -258,10 +316,15 @@ def markdown_to_html(text):
             '<style>%s</style></head><body>\n%s\n</body></html>\n' % (style, '\n'.join(body)))
 
 
-def write_report(runs_dir, output_dir, log=print):
-    """report.md, report.html and the curves' PNG files in ``output_dir``."""
+def write_report(runs_dir, output_dir, external=(), log=print):
+    """report.md, report.html and the curves' PNG files in ``output_dir``; ``external``:
+    (name, results CSV) of other implementations, shown beside our runs."""
     runs = collect(runs_dir)
     log('report: %d run record(s) below %s' % (len(runs), runs_dir))
+    for name, path in external:
+        theirs = read_external(name, path)
+        log('report: %d run(s) of %s from %s' % (len(theirs), name, path))
+        runs += theirs
     if not os.path.isdir(output_dir):
         os.makedirs(output_dir)
     report = Report(runs, output_dir)

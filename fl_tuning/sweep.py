@@ -15,12 +15,12 @@ import sys
 import time
 
 from fl_tuning.errors import InputError
+from fl_tuning.few_shot import FULL, few_shot_k
 from fl_tuning.io import write_atomically
 from fl_tuning.methods import REGISTRY, flag_name, label, parse_method_names
 from fl_tuning.models import BACKBONE_CLASSES
 from fl_tuning.tasks import TASK_NAMES
 
-FULL = 'full'
 GRID_KEYS = ('backbones', 'tasks', 'methods', 'seeds', 'settings', 'data_dir', 'output_dir',
              'few_shot_seed', 'run_args')
 
@@ -59,16 +59,6 @@ class Grid(object):
     def runs(self):
         return [Run(self, *combination) for combination in itertools.product(
             sorted(self.backbones), self.tasks, self.methods, self.settings, self.seeds)]
-
-
-def few_shot_k(setting):
-    """None for 'full', K for 'fewK' (e.g. few16)."""
-    if setting == FULL:
-        return None
-    digits = setting[len('few'):]
-    if not setting.startswith('few') or not digits.isdigit() or int(digits) < 1:
-        raise InputError("grid: setting %r is neither 'full' nor 'fewK' (e.g. few16)" % setting)
-    return int(digits)
 
 
 def run_args_for(names, run_args):

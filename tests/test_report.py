@@ -119,3 +119,32 @@ def test_pack_zips_the_submissions_and_names_the_missing_tasks(real_run, tmp_pat
     with pytest.raises(InputError, match='afqmc_predict.json is in two runs'):
         pack([output, output], str(tmp_path / 'twice.zip'))
     assert not os.path.exists(str(tmp_path / 'twice.zip'))
+
+
+def test_another_implementations_results_show_beside_ours(real_run, tmp_path):
+    _, template = real_run
+    runs_dir = str(tmp_path / 'runs')
+    for (task, method, seed), curve in CURVES.items():
+        write_record(runs_dir, template, task, method, seed, curve)
+    theirs = tmp_path / 'port.csv'
+    rows = ['task,backbone,method,setting,seed,epoch,dev']
+    for seed, curve in ((1, [0.52, 0.62, 0.72]), (2, [0.50, 0.70, 0.66])):
+        rows += ['wsc,bert,fl,full,%d,%d,%s' % (seed, epoch + 1, value) for epoch, value in enumerate(curve)]
+    theirs.write_text('\n'.join(rows) + '\n')
+    markdown, _, images = write_report(runs_dir, str(tmp_path / 'report'), external=[('port', str(theirs))],
+                                       log=lambda m: None)
+    with open(markdown, encoding='utf-8') as f:
+        text = f.read()
+    table = table_rows(text, '### Best dev metric, full')
+    assert table[0] == ['task', 'fl', 'ptv2', 'finetune', 'fl [port]']
+    wsc = dict(zip(table[0], next(r for r in table if r[0] == 'wsc')))
+    assert wsc['fl [port]'] == '71.00 ± 1.41 (2)'  # best 0.72 and 0.70
+    assert wsc['fl'] == '75.00 ± 5.00 (3)'  # ours (bests 0.70, 0.80, 0.75) unchanged beside theirs
+    assert any('curve-bert-full-wsc.png' in path for path in images)
+
+    theirs.write_text('task,backbone,method,setting,seed,epoch,dev\nwsc,bert,fl,full,1,1,72\n')
+    with pytest.raises(InputError, match=r"port.csv line 2: field 'dev': '72' is not a fraction"):
+        write_report(runs_dir, str(tmp_path / 'r2'), external=[('port', str(theirs))], log=lambda m: None)
+    theirs.write_text('task,backbone,method,seed,epoch,dev\n')
+    with pytest.raises(InputError, match='port.csv: missing column.s. setting'):
+        write_report(runs_dir, str(tmp_path / 'r3'), external=[('port', str(theirs))], log=lambda m: None)
