@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -127,3 +128,22 @@ def test_export_is_refused_on_another_checkpoint_and_leaves_no_output(tiny_model
     with pytest.raises(InputError, match='holds no export'):
         export(weights, tiny.directory, str(tmp_path / 'busy'), data_dir=data, log=lambda m: None)
     assert (tmp_path / 'busy' / 'notes.txt').read_text() == 'mine'
+
+
+def test_export_command_takes_golden_inputs_from_a_test_format_file(tiny_models, data, tmp_path):
+    tiny = tiny_models['bert']
+    weights = tuned_run(tiny, data, tmp_path / 'run', 'ln', 'afqmc')
+    texts = os.path.join(data, 'afqmc', 'test.json')
+    result = subprocess.run([sys.executable, '-m', 'fl_tuning', 'export', '--weights', weights,
+                             '--model-dir', tiny.directory, '--texts', texts, '--golden-size', '2',
+                             '--output-dir', str(tmp_path / 'export')], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert result.returncode == 0, result.stderr.decode()
+    golden = np.load(str(tmp_path / 'export' / 'golden.npz'))
+    assert golden['token_ids'].shape[0] == 2 and golden['head'].shape == (2, 2)
+    assert np.allclose(golden['head'].sum(1), 1.0)  # the classifier's softmax
+    with open(str(tmp_path / 'export' / 'export.json')) as f:
+        record = json.load(f)
+    assert record['golden_source'] == os.path.abspath(texts) and record['method'] == 'ln(ln_embedding=False)'
+    with open(str(tmp_path / 'export' / 'hf' / 'config.json')) as f:
+        assert json.load(f)['architectures'] == ['BertModel']
