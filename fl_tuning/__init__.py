@@ -6,10 +6,11 @@ import os
 # Hide TensorFlow C++ info and warning logs unless the user asked for them.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-# Keras 2.3 announces 'Using TensorFlow backend.' on stderr at import, before every
-# message of the command line: imported here once, quietly.
+# The stack is chosen before anything imports bert4keras. Keras 2.3 announces 'Using
+# TensorFlow backend.' on stderr at import, before every message of the command line:
+# imported here once, quietly.
 with contextlib.redirect_stderr(io.StringIO()):
-    import keras  # noqa: F401,E402
+    import fl_tuning.compat  # noqa: F401,E402
 
 from fl_tuning.models import build_model, last_layer_name, parameter_report  # noqa: F401,E402
 from fl_tuning.vocab import build_tokenizer, load_vocabulary  # noqa: F401,E402

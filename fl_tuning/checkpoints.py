@@ -9,7 +9,8 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from bert4keras.backend import K
+
+from fl_tuning.compat import K, tf1
 
 from fl_tuning.errors import CheckpointError, ConfigError
 
@@ -56,12 +57,12 @@ def write_checkpoint(prefix, variables):
     """A Google-format checkpoint of ``variables`` ({name: array}) at ``prefix``, written
     through placeholders (no large constants in the graph) and without a meta graph."""
     with tf.Graph().as_default():
-        created = [(tf.Variable(tf.zeros(value.shape, value.dtype), name=name), value)
+        created = [(tf1.Variable(tf.zeros(value.shape, value.dtype), name=name), value)
                    for name, value in sorted(variables.items())]
-        with tf.Session() as session:
+        with tf1.Session() as session:
             for variable, value in created:  # the zeros fed over with the value
                 session.run(variable.initializer, {variable.initial_value: value})
-            tf.train.Saver([v for v, _ in created]).save(session, prefix, write_meta_graph=False)
+            tf1.train.Saver([v for v, _ in created]).save(session, prefix, write_meta_graph=False)
 
 
 def check_checkpoint(transformer, checkpoint_path, mapping):

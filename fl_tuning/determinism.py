@@ -8,9 +8,9 @@ inverted dropout, each unit kept with probability 1 - rate.
 """
 import contextlib
 
-import keras.backend
 import tensorflow as tf
-from bert4keras.backend import K
+
+from fl_tuning.compat import K, keras
 
 
 class SeededDropout(object):

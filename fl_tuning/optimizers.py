@@ -3,10 +3,10 @@ piecewise-linear schedule and, for accumulation > 1, bert4keras' gradient
 accumulation, composed from the same bert4keras 0.10.8 wrappers so that their
 quirks (ORIGINAL_SPEC §8) carry over unchanged.
 """
-import keras.backend
 import numpy as np
 import tensorflow as tf
-from bert4keras.backend import K
+
+from fl_tuning.compat import K, keras  # noqa: I100 (chooses the stack before bert4keras)
 from bert4keras.optimizers import (
     Adam,
     extend_with_gradient_accumulation,

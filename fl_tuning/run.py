@@ -13,10 +13,9 @@ import random
 import time
 
 import numpy as np
-import tensorflow as tf
-from bert4keras.backend import K
 
 from fl_tuning import few_shot
+from fl_tuning.compat import K, tf1
 from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
 from fl_tuning.inference import predict_results, progress_bar, write_submission
@@ -282,7 +281,7 @@ class Run(object):
         config = self.config
         random.seed(self.seed)
         np.random.seed(self.seed)
-        tf.set_random_seed(self.seed)
+        tf1.set_random_seed(self.seed)
         self.dropout = SeededDropout(self.seed)
         with self.dropout.installed():
             self.transformer = build_model(

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from bert4keras.models import build_transformer_model
 
+from fl_tuning.checkpoints import write_checkpoint
 from fl_tuning.models import BACKBONE_CLASSES
 
 # Common Chinese characters (enough for the bundled demo data) and a few wordpieces.
@@ -89,15 +90,18 @@ def write_tiny_model(backbone, directory, seed=0, weight_scale=0.1, **config_ove
         json.dump(config, f, indent=2, sort_keys=True)
     checkpoint_path = os.path.join(directory, 'bert_model.ckpt')
     rng = np.random.RandomState(seed)
-    with tf.Graph().as_default():
+    with tf.Graph().as_default():  # the model only gives the variables' names and shapes
         transformer = build_transformer_model(
             config_path, model=BACKBONE_CLASSES[backbone], application='unilm',
             return_keras_model=False)
-        weights = transformer.model.weights
-        values = [random_value(w, rng, weight_scale) for w in weights]
-        from bert4keras.backend import K
-        K.batch_set_value(list(zip(weights, values)))
-        transformer.save_weights_as_checkpoint(checkpoint_path)
+        values = dict((id(w), random_value(w, rng, weight_scale)) for w in transformer.model.weights)
+        variables = {}
+        for layer_name, names in transformer.variable_mapping().items():
+            if layer_name not in transformer.layers:  # e.g. Embedding-Mapping, built only when needed
+                continue
+            weights = transformer.layers[layer_name].trainable_weights
+            variables.update((name, values[id(weight)]) for name, weight in zip(names, weights))
+    write_checkpoint(checkpoint_path, variables)
     return config_path, checkpoint_path, vocab_path
 
 

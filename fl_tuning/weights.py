@@ -10,10 +10,10 @@ import platform
 
 import bert4keras
 import h5py
-import keras
 import numpy as np
 import tensorflow as tf
-from bert4keras.backend import K
+
+from fl_tuning.compat import K, keras
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import atomic_path

@@ -31,8 +31,12 @@ MASKED = 1e12
 
 
 def attention_mask(token_ids, segment_ids):
-    """[B, L, L]: query i sees key j when j is no later segment than i (UniLM, with
-    application='unilm'; all segments 0 in every task, so everything) and j is no padding."""
+    """bert4keras' mask with application='unilm': query i sees key j when j is no padding
+    and no later segment than i. Every task feeds segment 0 only, so it is the padding
+    mask [B, L] (what transformers 4.x and 5.x take); other segments need [B, L, L],
+    which only 4.x's models take."""
+    if not bool((segment_ids != 0).any()):
+        return (token_ids > 0).long()
     segments = segment_ids.cumsum(1)
     visible = segments[:, None, :] <= segments[:, :, None]
     return (visible & (token_ids > 0)[:, None, :]).long()
@@ -43,8 +47,9 @@ def load_backbone(hf_dir):
         architecture = json.load(f)['architectures'][0]
     model_class = getattr(transformers, architecture, None)
     if model_class is None:
-        raise SystemExit('error: transformers %s has no %s (NezhaModel needs transformers 4.x)'
-                         % (transformers.__version__, architecture))
+        print('error: transformers %s has no %s (NezhaModel needs transformers 4.x)'
+              % (transformers.__version__, architecture), file=sys.stderr)
+        raise SystemExit(2)
     options = {'attn_implementation': 'eager'}
     if 'add_pooling_layer' in inspect.signature(model_class.__init__).parameters:
         options['add_pooling_layer'] = False  # no task reads the pooler

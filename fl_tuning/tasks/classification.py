@@ -1,9 +1,8 @@
 """The seven sentence(-pair) classification tasks: one class configured seven times
 (ORIGINAL_SPEC §10). [CLS] vector -> Dense(softmax), sparse cross-entropy, accuracy."""
 import numpy as np
-from keras.layers import Dense, Lambda
-from keras.models import Model
 
+from fl_tuning.compat import keras
 from fl_tuning.io import DataError, field, list_of, read_json_lines
 from fl_tuning.models import last_layer_name
 from fl_tuning.tasks.base import (
@@ -142,10 +141,10 @@ class SentenceClassification(Task):
 
     def build(self, transformer):
         features = transformer.model.get_layer(last_layer_name(transformer)).output
-        cls = Lambda(lambda x: x[:, 0], name='CLS')(features)
-        output = Dense(self.labels.count, activation='softmax',
+        cls = keras.layers.Lambda(lambda x: x[:, 0], name='CLS')(features)
+        output = keras.layers.Dense(self.labels.count, activation='softmax',
                        kernel_initializer=transformer.initializer, name='Classifier')(cls)
-        return Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
+        return keras.models.Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
 
     def dev_key(self, example, several_files):
         return line_key(example, several_files)

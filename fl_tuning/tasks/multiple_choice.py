@@ -7,10 +7,9 @@ import re
 import numpy as np
 from bert4keras.backend import K
 from bert4keras.snippets import truncate_sequences
-from keras.layers import Dense, Lambda
-from keras.models import Model
 from scipy.optimize import linear_sum_assignment
 
+from fl_tuning.compat import keras
 from fl_tuning.errors import InputError
 from fl_tuning.io import (
     DataError, Location, checked_list, field, list_of, read_json, read_json_lines, write_atomically,
@@ -31,9 +30,9 @@ class MultipleChoice(Task):
 
     def build(self, transformer):
         features = transformer.model.get_layer(last_layer_name(transformer)).output
-        cls = Lambda(lambda x: x[:, 0], name='CLS')(features)
-        logits = Dense(1, kernel_initializer=transformer.initializer, name='Choice-Logit')(cls)
-        return Model(transformer.model.input, logits), multichoice_crossentropy(self.num_choices)
+        cls = keras.layers.Lambda(lambda x: x[:, 0], name='CLS')(features)
+        logits = keras.layers.Dense(1, kernel_initializer=transformer.initializer, name='Choice-Logit')(cls)
+        return keras.models.Model(transformer.model.input, logits), multichoice_crossentropy(self.num_choices)
 
     def head(self, model):
         description = {'type': 'choice_logit', 'reads': CLS_VECTOR, 'num_choices': self.num_choices,

@@ -8,9 +8,8 @@ import numpy as np
 from bert4keras.backend import K, multilabel_categorical_crossentropy
 from bert4keras.layers import GlobalPointer, Layer
 from bert4keras.snippets import lowercase_and_normalize
-from keras.layers import Input, Lambda
-from keras.models import Model
 
+from fl_tuning.compat import keras
 from fl_tuning.errors import InputError
 from fl_tuning.io import (
     DataError, Location, field, list_of, read_json, read_json_lines, write_atomically,
@@ -135,7 +134,7 @@ class Cluener(Task):
     def build(self, transformer):
         features = transformer.model.get_layer(last_layer_name(transformer)).output
         scores = global_pointer(transformer, features, len(self.categories))
-        return Model(transformer.model.input, scores), global_pointer_crossentropy
+        return keras.models.Model(transformer.model.input, scores), global_pointer_crossentropy
 
     def head(self, model):
         return global_pointer_head(model, 'token_ids > 0', 'every cell (category, start, end) above 0',
@@ -338,11 +337,11 @@ class Cmrc2018(Task):
 
     def build(self, transformer):
         features = transformer.model.get_layer(last_layer_name(transformer)).output
-        masks = Input(shape=(None,), name='Input-Mask')
+        masks = keras.layers.Input(shape=(None,), name='Input-Mask')
         features = MaskFromInput(name='Context-Mask')([features, masks])
         scores = global_pointer(transformer, features, 1)
-        scores = Lambda(lambda x: x[:, 0], name='Span-Scores')(scores)
-        return Model(transformer.model.inputs + [masks], scores), span_crossentropy
+        scores = keras.layers.Lambda(lambda x: x[:, 0], name='Span-Scores')(scores)
+        return keras.models.Model(transformer.model.inputs + [masks], scores), span_crossentropy
 
     def head(self, model):
         description, weights = global_pointer_head(

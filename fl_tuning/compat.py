@@ -1,0 +1,26 @@
+"""The TensorFlow stack, chosen once, in one place.
+
+The reproduction stack is TensorFlow 1.15 with standalone Keras 2.3.1. On TensorFlow
+2.x the library runs on tf.keras in graph mode, the way bert4keras runs there
+(``TF_KERAS=1``, read when bert4keras is first imported, so this module is imported
+before it). Every module takes Keras, its backend and the TF1 graph API (sessions,
+savers, graph seeds: ``tf1``, the same names on both stacks) from here.
+"""
+import os
+
+import tensorflow as tf
+
+TF2 = int(tf.__version__.split('.')[0]) >= 2
+if TF2:
+    os.environ['TF_KERAS'] = '1'
+    tf.compat.v1.disable_eager_execution()
+
+from bert4keras.backend import K, keras  # noqa: E402,F401
+
+if TF2:
+    # bert4keras' Adam and its wrappers are written against the optimizer API that
+    # tf.keras 2.11+ keeps as 'legacy'; they subclass keras.optimizers.Optimizer when
+    # bert4keras.optimizers is imported.
+    keras.optimizers.Optimizer = keras.optimizers.legacy.Optimizer
+
+tf1 = tf.compat.v1
