@@ -4,11 +4,9 @@ accumulation, composed from the same bert4keras 0.10.8 wrappers so that their
 quirks (ORIGINAL_SPEC §8) carry over unchanged.
 """
 import numpy as np
-import tensorflow as tf
 
-from fl_tuning.compat import K, keras  # noqa: I100 (chooses the stack before bert4keras)
+from fl_tuning.compat import Adam, K, extend_with_ordered_step_reads  # noqa: I100 (the stack first)
 from bert4keras.optimizers import (
-    Adam,
     extend_with_gradient_accumulation,
     extend_with_piecewise_linear_lr,
     extend_with_weight_decay,
@@ -17,41 +15,6 @@ from bert4keras.optimizers import (
 WEIGHT_DECAY_RATE = 0.01
 EXCLUDE_FROM_WEIGHT_DECAY = ['Norm', 'bias']
 
-
-
-def extend_with_ordered_step_reads(BaseOptimizer):
-    """Reads of the step counter see its incremented value, always.
-
-    Keras' Adam increments ``iterations`` in the training step, and the bias
-    correction, bert4keras' schedule and its accumulation condition read it in the
-    same step without an order: TensorFlow's scheduling decides which value they
-    see, so CPU runs differed in the last bits run to run (and a resumed run from
-    an uninterrupted one). The original's behaviour as probed (ORIGINAL_SPEC §8.3:
-    post-increment reads everywhere) is made the rule: the counter is incremented
-    first and every read in the step uses that value.
-    """
-    class NewOptimizer(BaseOptimizer):
-        @K.symbolic
-        def get_updates(self, loss, params):
-            counter = self.iterations
-            step = tf.identity(K.update_add(counter, 1))
-            keras_update_add = keras.backend.update_add
-
-            def update_add(x, increment):
-                # Adam's own increment of the counter: done above already.
-                return step if x is step else keras_update_add(x, increment)
-
-            self.iterations = step
-            keras.backend.update_add = update_add
-            try:
-                updates = super(NewOptimizer, self).get_updates(loss, params)
-            finally:
-                keras.backend.update_add = keras_update_add
-                self.iterations = counter
-            self.weights = [counter if w is step else w for w in self.weights]
-            return updates
-
-    return NewOptimizer
 
 
 AdamW = extend_with_weight_decay(Adam, name='AdamW')

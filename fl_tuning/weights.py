@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
-from fl_tuning.compat import K, keras
+from fl_tuning.compat import KERAS_VERSION, K
 
 from fl_tuning.errors import InputError
 from fl_tuning.io import atomic_path
@@ -41,7 +41,7 @@ def checkpoint_fingerprint(prefix):
 
 def library_versions():
     from fl_tuning import __version__
-    return {'fl_tuning': __version__, 'tensorflow': tf.__version__, 'keras': keras.__version__,
+    return {'fl_tuning': __version__, 'tensorflow': tf.__version__, 'keras': KERAS_VERSION,
             'bert4keras': bert4keras.__version__, 'numpy': np.__version__,
             'python': platform.python_version()}
 

@@ -1,39 +1,57 @@
 #!/usr/bin/env bash
-# Make .venv (Python 3.7) with the pinned requirements. Safe to run again: it only
-# reinstalls when requirements.txt or setup.py has changed since the last successful run.
+# Make the virtual environment of a stack with its pinned requirements:
+#   bash scripts/setup.sh               .venv: Python 3.7, TensorFlow 1.15, Keras 2.3.1 (the reproduction stack)
+#   bash scripts/setup.sh --stack tf2   .venv-tf2: Python 3.10/3.11, TensorFlow 2.15, tf.keras
+# Safe to run again: it only reinstalls when the requirements or setup.py have changed
+# since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv_common.sh
-venv=.venv
 
-is_python37() {
-  "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 7) else 1)' >/dev/null 2>&1
+stack=tf1
+if [ "${1:-}" = "--stack" ]; then stack="${2:-}"; fi
+case "$stack" in
+  tf1) venv=.venv; requirements=requirements.txt; wanted_python="3.7"; versions='^3\.7\.' ;;
+  tf2) venv=.venv-tf2; requirements=requirements-tf2.txt; wanted_python="3.11 or 3.10"; versions='^3\.1[01]\.' ;;
+  *) echo "setup: unknown stack '$stack' (choose tf1 or tf2: --stack tf2)" >&2; exit 2 ;;
+esac
+
+is_wanted_python() {
+  local version
+  version=$("$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || return 1
+  case "$stack:$version" in tf1:3.7|tf2:3.10|tf2:3.11) return 0 ;; *) return 1 ;; esac
 }
 
-find_python37() {
-  if [ -n "${CONDA_PREFIX:-}" ] && is_python37 "$CONDA_PREFIX/bin/python"; then
+find_python() {
+  local candidate
+  if [ -n "${CONDA_PREFIX:-}" ] && is_wanted_python "$CONDA_PREFIX/bin/python"; then
     echo "$CONDA_PREFIX/bin/python"; return 0
   fi
   # a pyenv shim named python3.7 exists even when it cannot run, so try running it
-  if is_python37 python3.7; then command -v python3.7; return 0; fi
-  pyenv_python '^3\.7\.' is_python37
+  for candidate in python3.7 python3.11 python3.10 python3; do
+    if is_wanted_python "$candidate"; then command -v "$candidate"; return 0; fi
+  done
+  pyenv_python "$versions" is_wanted_python
 }
 
-wanted=$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)
-if venv_is_current "$venv" "$wanted" is_python37; then
+wanted=$(cat "$requirements" setup.py | sha256sum | cut -d' ' -f1)
+if venv_is_current "$venv" "$wanted" is_wanted_python; then
   echo "setup: $venv is up to date"
   exit 0
 fi
 
-if ! python=$(find_python37); then
-  echo "setup: no Python 3.7 found (tried an active conda env, python3.7 on PATH, pyenv); install one, e.g. 'pyenv install 3.7.16' or 'conda env create -f environment.yml'" >&2
+if ! python=$(find_python); then
+  echo "setup: no Python $wanted_python found (tried an active conda env, python3.x on PATH, pyenv); install one, e.g. 'pyenv install 3.7.16' or 'conda env create -f environment.yml'" >&2
   exit 1
 fi
 echo "setup: creating $venv with $python"
 rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade 'pip<24' 'setuptools<68' wheel
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+if [ "$stack" = tf2 ]; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps bert4keras==0.10.8
+fi
 # the library itself, editable, so that fl_tuning_*/ scripts and tests import it
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
 mark_current "$venv" "$wanted"

@@ -1,0 +1,59 @@
+"""The optimizer pieces of the TensorFlow 2.x / tf.keras stack (chosen by
+fl_tuning.compat), made to compute what the TensorFlow 1.15 stack computes.
+
+bert4keras' tf.keras optimizers are the (legacy) OptimizerV2 code path: updates are
+built per variable and the step counter is incremented after them. Keras 2.3.1's Adam,
+which the original uses, and the TF1 stack's ordered reads see the counter after its
+increment; here the same is had by reading ``iterations + 1`` while updates are built.
+"""
+import bert4keras.optimizers
+import tensorflow as tf
+from bert4keras.backend import K
+
+
+class Adam(bert4keras.optimizers.Adam):
+    """Keras 2.3.1's Adam (epsilon 1e-7, bias correction folded into the rate):
+    ``p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``, t the step
+    counter after its increment."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=None, **kwargs):
+        super(Adam, self).__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                   epsilon=epsilon or K.epsilon(), **kwargs)
+
+    def _resource_apply(self, grad, var, indices=None):
+        if indices is not None:
+            raise NotImplementedError('sparse gradients: no layer of this library produces them')
+        dtype = var.dtype.base_dtype
+        t = K.cast(self.iterations, dtype)
+        beta_1, beta_2 = self._get_hyper('beta_1', dtype), self._get_hyper('beta_2', dtype)
+        lr_t = self._decayed_lr(dtype) * (K.sqrt(1. - K.pow(beta_2, t)) / (1. - K.pow(beta_1, t)))
+        m, v = self.get_slot(var, 'm'), self.get_slot(var, 'v')
+        m_t = (beta_1 * m) + (1. - beta_1) * grad
+        v_t = (beta_2 * v) + (1. - beta_2) * K.square(grad)
+        p_t = var - lr_t * m_t / (K.sqrt(v_t) + self.epsilon)
+        return tf.group(K.update(m, m_t), K.update(v, v_t), K.update(var, p_t))
+
+
+def extend_with_ordered_step_reads(BaseOptimizer):
+    """While the updates are built, ``iterations`` reads as the incremented counter
+    (Adam's t, the schedule, the accumulation condition), as on the TF1 stack."""
+    class NewOptimizer(BaseOptimizer):
+        _building_updates = False
+
+        @property
+        def iterations(self):
+            counter = super(NewOptimizer, self).iterations
+            return counter + 1 if self._building_updates else counter
+
+        @iterations.setter
+        def iterations(self, variable):
+            BaseOptimizer.iterations.fset(self, variable)
+
+        def _resource_apply_dense(self, grad, var, *args, **kwargs):
+            self._building_updates = True
+            try:
+                return super(NewOptimizer, self)._resource_apply_dense(grad, var, *args, **kwargs)
+            finally:
+                self._building_updates = False
+
+    return NewOptimizer
