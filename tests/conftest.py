@@ -9,9 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert4keras.backend import K  # noqa: E402
-from keras.layers import Dense, Lambda  # noqa: E402
-from keras.models import Model  # noqa: E402
+from fl_tuning.compat import K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
 from fl_tuning.models import last_layer_name  # noqa: E402
 
@@ -62,7 +60,7 @@ def padded_batch():
 
 def classifier(transformer):
     """A two-class head on [CLS], as the classification tasks build it."""
-    cls = Lambda(lambda x: x[:, 0])(transformer.model.get_layer(last_layer_name(transformer)).output)
-    output = Dense(2, activation='softmax', kernel_initializer=transformer.initializer,
+    cls = keras.layers.Lambda(lambda x: x[:, 0])(transformer.model.get_layer(last_layer_name(transformer)).output)
+    output = keras.layers.Dense(2, activation='softmax', kernel_initializer=transformer.initializer,
                    name='head')(cls)
-    return Model(transformer.model.input, output)
+    return keras.models.Model(transformer.model.input, output)

@@ -1,13 +1,11 @@
 """The tuned model computes what the original computes (ORIGINAL_SPEC §3-7)."""
 import numpy as np
 import pytest
-from bert4keras.backend import K
 from bert4keras.layers import FeedForward
 from bert4keras.models import build_transformer_model
-from keras.layers import Input
-from keras.models import Model
 
 from fl_tuning import build_model, last_layer_name, load_vocabulary, parameter_report
+from fl_tuning.compat import K, keras
 from fl_tuning.layers import PREFIX_DROPOUT_RATE
 from fl_tuning.methods.fl import WidenedFeedForward
 from fl_tuning.models import BACKBONE_CLASSES
@@ -68,9 +66,9 @@ def test_matches_numpy_reference_of_the_spec(tiny_models, backbone, ffn_prompt_s
 
 def independent_feed_forward(x, units, weights, activation='gelu'):
     """A stock bert4keras FeedForward on ``x`` with the given weights."""
-    inputs = Input(shape=(None, x.shape[-1]))
+    inputs = keras.layers.Input(shape=(None, x.shape[-1]))
     layer = FeedForward(units, activation=activation)
-    model = Model(inputs, layer(inputs))
+    model = keras.models.Model(inputs, layer(inputs))
     layer.set_weights(weights)
     return model.predict(x)
 
@@ -79,9 +77,9 @@ def independent_feed_forward(x, units, weights, activation='gelu'):
 def test_widened_feed_forward_equals_original_plus_added_ffn(fused):
     rng = np.random.RandomState(0)
     x = rng.normal(size=(2, 5, 8)).astype('float32')
-    inputs = Input(shape=(None, 8))
+    inputs = keras.layers.Input(shape=(None, 8))
     layer = WidenedFeedForward(12, extra_units=4, activation='gelu', fused=fused)
-    model = Model(inputs, layer(inputs))
+    model = keras.models.Model(inputs, layer(inputs))
     weights = [rng.normal(size=w.shape).astype('float32') for w in layer.get_weights()]
     layer.set_weights(weights)
     original = independent_feed_forward(x, 12, weights[:4])

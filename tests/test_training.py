@@ -1,11 +1,9 @@
 """What trains and how: the freezing rule and the optimizer factory (ORIGINAL_SPEC §4.4, §8)."""
 import numpy as np
 import pytest
-from bert4keras.backend import K
-from keras.layers import Dense, Input, Lambda
-from keras.models import Model
 
 from fl_tuning import build_model, load_vocabulary
+from fl_tuning.compat import K, keras
 from fl_tuning.optimizers import get_optimizer, learning_rate_schedule
 
 from conftest import BACKBONES, classifier, padded_batch
@@ -38,10 +36,10 @@ def test_one_step_changes_only_tuned_weights_and_head(tiny_models, backbone):
 
 
 def zero_gradient_model():
-    inputs = Input(shape=(1,))
-    probe = Dense(3, name='probe')
-    output = Lambda(lambda x: 0.0 * x)(probe(inputs))
-    model = Model(inputs, output)
+    inputs = keras.layers.Input(shape=(1,))
+    probe = keras.layers.Dense(3, name='probe')
+    output = keras.layers.Lambda(lambda x: 0.0 * x)(probe(inputs))
+    model = keras.models.Model(inputs, output)
     return model, probe
 
 
