@@ -3,8 +3,9 @@ import contextlib
 import io
 import os
 
-# Hide TensorFlow C++ info and warning logs unless the user asked for them.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Hide TensorFlow's C++ logs unless the user asked for them (TensorFlow 2 logs CUDA
+# plug-in registration 'errors' at every start, even on a CPU).
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 # The stack is chosen before anything imports bert4keras. Keras 2.3 announces 'Using
 # TensorFlow backend.' on stderr at import, before every message of the command line:

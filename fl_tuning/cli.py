@@ -46,7 +46,6 @@ def file_names(text):
 
 
 def quiet_tensorflow():
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import warnings
     warnings.filterwarnings('ignore')
     import tensorflow as tf

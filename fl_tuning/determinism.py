@@ -10,7 +10,7 @@ import contextlib
 
 import tensorflow as tf
 
-from fl_tuning.compat import K, keras
+from fl_tuning.compat import K, dropout_replaced
 
 
 class SeededDropout(object):
@@ -20,8 +20,8 @@ class SeededDropout(object):
         self.step = K.variable(0, dtype='int64', name='dropout_step')
         self.sites = 0
 
-    def dropout(self, x, level, noise_shape=None, seed=None):
-        """Drop-in for ``keras.backend.dropout``."""
+    def dropout(self, x, level, noise_shape=None):
+        """Every dropout of the model, with the stack's ``dropout_replaced``."""
         self.sites += 1
         shape = tf.shape(x) if noise_shape is None else noise_shape
         op_seed = tf.constant(self.seed * 4096 + self.sites, dtype='int64')
@@ -32,12 +32,8 @@ class SeededDropout(object):
     @contextlib.contextmanager
     def installed(self):
         """Build the model inside this block: every dropout it creates is seeded."""
-        original = keras.backend.dropout
-        keras.backend.dropout = self.dropout
-        try:
+        with dropout_replaced(self.dropout):
             yield self
-        finally:
-            keras.backend.dropout = original
 
     def set_step(self, step):
         K.set_value(self.step, step)

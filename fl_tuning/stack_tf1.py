@@ -1,6 +1,8 @@
-"""The optimizer pieces of the TensorFlow 1.15 / Keras 2.3.1 stack (chosen by
-fl_tuning.compat): Keras' own Adam, as bert4keras uses it there, and the rule that
-every read of the step counter sees its incremented value."""
+"""The stack-specific pieces of the TensorFlow 1.15 / Keras 2.3.1 stack (chosen by
+fl_tuning.compat): Keras' own Adam, as bert4keras uses it there, the rule that
+every read of the step counter sees its incremented value, and where dropout is drawn."""
+import contextlib
+
 import tensorflow as tf
 from bert4keras.backend import K, keras
 
@@ -40,3 +42,15 @@ def extend_with_ordered_step_reads(BaseOptimizer):
             return updates
 
     return NewOptimizer
+
+
+@contextlib.contextmanager
+def dropout_replaced(dropout):
+    """Every dropout built in the block calls ``dropout(x, rate, noise_shape)``: Keras
+    2.3.1's Dropout layer and K.dropout both go through keras.backend.dropout."""
+    original = keras.backend.dropout
+    keras.backend.dropout = lambda x, level, noise_shape=None, seed=None: dropout(x, level, noise_shape)
+    try:
+        yield
+    finally:
+        keras.backend.dropout = original

@@ -1,14 +1,17 @@
-"""The optimizer pieces of the TensorFlow 2.x / tf.keras stack (chosen by
-fl_tuning.compat), made to compute what the TensorFlow 1.15 stack computes.
+"""The optimizer pieces of the TensorFlow 2.x / tf.keras stack, and where its dropout
+is drawn (chosen by fl_tuning.compat), made to compute what the TensorFlow 1.15 stack
+computes.
 
 bert4keras' tf.keras optimizers are the (legacy) OptimizerV2 code path: updates are
 built per variable and the step counter is incremented after them. Keras 2.3.1's Adam,
 which the original uses, and the TF1 stack's ordered reads see the counter after its
 increment; here the same is had by reading ``iterations + 1`` while updates are built.
 """
+import contextlib
+
 import bert4keras.optimizers
 import tensorflow as tf
-from bert4keras.backend import K
+from bert4keras.backend import K, keras
 
 
 class Adam(bert4keras.optimizers.Adam):
@@ -21,8 +24,8 @@ class Adam(bert4keras.optimizers.Adam):
                                    epsilon=epsilon or K.epsilon(), **kwargs)
 
     def _resource_apply(self, grad, var, indices=None):
-        if indices is not None:
-            raise NotImplementedError('sparse gradients: no layer of this library produces them')
+        if indices is not None:  # an embedding's rows: made dense, as Keras 2.3.1 does
+            grad = tf.math.unsorted_segment_sum(grad, indices, tf.shape(var)[0])
         dtype = var.dtype.base_dtype
         t = K.cast(self.iterations, dtype)
         beta_1, beta_2 = self._get_hyper('beta_1', dtype), self._get_hyper('beta_2', dtype)
@@ -50,10 +53,30 @@ def extend_with_ordered_step_reads(BaseOptimizer):
             BaseOptimizer.iterations.fset(self, variable)
 
         def _resource_apply_dense(self, grad, var, *args, **kwargs):
+            return self._building(super(NewOptimizer, self)._resource_apply_dense, grad, var, *args, **kwargs)
+
+        def _resource_apply_sparse(self, grad, var, *args, **kwargs):
+            return self._building(super(NewOptimizer, self)._resource_apply_sparse, grad, var, *args, **kwargs)
+
+        def _building(self, apply, *args, **kwargs):
             self._building_updates = True
             try:
-                return super(NewOptimizer, self)._resource_apply_dense(grad, var, *args, **kwargs)
+                return apply(*args, **kwargs)
             finally:
                 self._building_updates = False
 
     return NewOptimizer
+
+
+@contextlib.contextmanager
+def dropout_replaced(dropout):
+    """Every dropout built in the block calls ``dropout(x, rate, noise_shape)``: tf.keras'
+    Dropout layer draws through its RandomGenerator, K.dropout through the backend."""
+    generator = type(keras.layers.Dropout(0.5)._random_generator)
+    originals = keras.backend.dropout, generator.dropout
+    keras.backend.dropout = lambda x, level, noise_shape=None, seed=None: dropout(x, level, noise_shape)
+    generator.dropout = lambda self, inputs, rate, noise_shape=None: dropout(inputs, rate, noise_shape)
+    try:
+        yield
+    finally:
+        keras.backend.dropout, generator.dropout = originals

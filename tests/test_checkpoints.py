@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from fl_tuning import build_model, load_vocabulary
+from fl_tuning.checkpoints import write_checkpoint
 from fl_tuning.errors import CheckpointError, ConfigError, InputError
 from fl_tuning.vocab import SPECIAL_TOKENS
 
@@ -16,14 +17,8 @@ def rewrite_checkpoint(source, target, drop=(), rename=None):
     """Copy a checkpoint without the ``drop`` variables and with renamed ones."""
     rename = rename or {}
     reader = tf.train.load_checkpoint(source)
-    with tf.Graph().as_default():
-        variables = [
-            tf.Variable(reader.get_tensor(name), name=rename.get(name, name))
-            for name in reader.get_variable_to_shape_map() if name not in drop
-        ]
-        with tf.Session() as session:
-            session.run(tf.variables_initializer(variables))
-            tf.train.Saver(variables).save(session, target)
+    write_checkpoint(target, dict((rename.get(name, name), reader.get_tensor(name))
+                                  for name in reader.get_variable_to_shape_map() if name not in drop))
     return target
 
 
