@@ -7,6 +7,7 @@ before it). Every module takes Keras, its backend and the TF1 graph API (session
 savers, graph seeds: ``tf1``, the same names on both stacks) from here.
 """
 import os
+import re
 
 import tensorflow as tf
 
@@ -28,3 +29,17 @@ else:
 
 tf1 = tf.compat.v1
 KERAS_VERSION = getattr(keras, '__version__', None) or 'tf.keras of tensorflow ' + tf.__version__
+
+
+def device_name():
+    """'CPU', or 'GPU <name>' of the first GPU TensorFlow sees (what ran, for the log
+    and the record)."""
+    from tensorflow.python.client import device_lib
+    for device in device_lib.list_local_devices():
+        if device.device_type == 'GPU':
+            name = re.search(r'name: ([^,]+)', device.physical_device_desc or '')
+            return 'GPU %s' % (name.group(1) if name else device.name)
+    return 'CPU'
+
+
+STACK = 'tensorflow %s, %s' % (tf.__version__, 'tf.keras' if TF2 else 'keras %s' % KERAS_VERSION)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from fl_tuning import few_shot
-from fl_tuning.compat import K, tf1
+from fl_tuning.compat import STACK, K, device_name, tf1
 from fl_tuning.determinism import SeededDropout
 from fl_tuning.errors import InputError
 from fl_tuning.inference import predict_results, progress_bar, write_submission
@@ -420,14 +420,16 @@ class Run(object):
 
     def write_record(self, final=False):
         """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
-        header = {'run': dict(self.settings(), started=time.strftime('%Y-%m-%dT%H:%M:%S%z',
-                                                                    time.localtime(self.started)))}
+        header = {'run': dict(self.settings(), device=self.device, stack=STACK,
+                              started=time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime(self.started)))}
         lines = [json.dumps(header, sort_keys=True)] + [json.dumps(e, sort_keys=True) for e in self.epochs]
         if final:
             lines.append(json.dumps({'summary': self.summary()}, sort_keys=True))
         write_atomically(self.record_path, ''.join(line + '\n' for line in lines))
 
     def execute(self):
+        self.device = device_name()
+        self.log('device: %s (%s)' % (self.device, STACK))
         with self.clock.timing('start-up'):
             self.check_inputs()
             self.load_data()

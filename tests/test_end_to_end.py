@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.compat import STACK, device_name
 from fl_tuning.evaluate import evaluate
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.tasks import NLI_LABELS, TASK_NAMES, TNEWS_LABELS, get_task
@@ -132,6 +133,7 @@ def test_every_task_runs_end_to_end(tiny_models, clue_data, tmp_path, backbone, 
         check_submission(task, clue_data, path, test_file.source)
     records = lines(os.path.join(str(tmp_path), 'records', '%s.jsonl' % task))
     assert records[0]['run']['task'] == task and records[0]['run']['seed'] == 0
+    assert records[0]['run']['device'] == device_name() and records[0]['run']['stack'] == STACK
     assert [r['epoch'] for r in records[1:-1]] == [1]
     assert records[-1]['summary']['metric'] in records[1]['dev']
     assert os.path.isfile(os.path.join(str(tmp_path), 'weights', '%s.weights' % task))
@@ -233,6 +235,10 @@ def test_demo_command(tmp_path):
     code, out, err = run_cli(['-m', 'fl_tuning', 'demo', '--output-dir', str(tmp_path), '--no-progress'])
     assert code == 0, err
     assert 'tiny RANDOM bert checkpoint' in out
+    # the run's first line says what ran (this machine has no GPU; a GPU host shows its name)
+    first = next(line for line in out.splitlines() if line.startswith('device: '))
+    assert first == 'device: %s (%s)' % (device_name(), STACK)
+    assert first.startswith(('device: CPU (', 'device: GPU '))
     accuracy = float(out.split('best dev accuracy ')[1].split()[0])
     assert accuracy > 0.6  # three topics: chance is 0.33
     for name in ('tnews10_predict.json', 'tnews11_predict.json'):
