@@ -62,7 +62,9 @@ def write_checkpoint(prefix, variables):
         with tf1.Session() as session:
             for variable, value in created:  # the zeros fed over with the value
                 session.run(variable.initializer, {variable.initial_value: value})
-            tf1.train.Saver([v for v, _ in created]).save(session, prefix, write_meta_graph=False)
+            # relative paths in the 'checkpoint' file: the folder can be moved
+            saver = tf1.train.Saver([v for v, _ in created], save_relative_paths=True)
+            saver.save(session, prefix, write_meta_graph=False)
 
 
 def check_checkpoint(transformer, checkpoint_path, mapping):

@@ -12,9 +12,13 @@ import re
 import tensorflow as tf
 
 TF2 = int(tf.__version__.split('.')[0]) >= 2
+# Set either way: a TF1 process started by a TF2 one inherits TF_KERAS=1 and the
+# TF2_BEHAVIOR=1 that importing TensorFlow 2 sets (TF 1.15 then runs eagerly).
+os.environ['TF_KERAS'] = '1' if TF2 else '0'
 if TF2:
-    os.environ['TF_KERAS'] = '1'
     tf.compat.v1.disable_eager_execution()
+elif os.environ.pop('TF2_BEHAVIOR', '0') != '0':
+    tf.compat.v1.disable_v2_behavior()
 
 from bert4keras.backend import K, keras  # noqa: E402,F401
 

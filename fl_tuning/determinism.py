@@ -1,16 +1,24 @@
-"""Seeded dropout whose masks depend only on (run seed, call site, training step).
+"""A run's random numbers as functions of its seed alone, the same on every stack.
 
-TensorFlow's stateful random ops continue a hidden sequence, which a resumed run
-cannot restore. Here every dropout mask is a stateless function of the seed, the
-place in the graph and the step counter, so a run resumed after a crash draws
-exactly the masks an uninterrupted run draws. The distribution is the original's:
-inverted dropout, each unit kept with probability 1 - rate.
+Dropout: TensorFlow's stateful random ops continue a hidden sequence, which a
+resumed run cannot restore. Here every dropout mask is a stateless function of the
+seed, the place in the graph and the step counter, so a run resumed after a crash
+draws exactly the masks an uninterrupted run draws. The distribution is the
+original's: inverted dropout, each unit kept with probability 1 - rate.
+
+Initial values: TF1 Keras and tf.keras draw a weight's initial values with
+different random ops, so one seed would start the two stacks from different
+weights. Here NumPy draws them from (seed, the weight's place in the order the model
+creates its weights: the same on both stacks, unlike auto-generated layer names),
+from the distribution the weight's initializer names.
 """
 import contextlib
+import inspect
 
+import numpy as np
 import tensorflow as tf
 
-from fl_tuning.compat import K, dropout_replaced
+from fl_tuning.compat import K, dropout_replaced, keras
 
 
 class SeededDropout(object):
@@ -37,3 +45,99 @@ class SeededDropout(object):
 
     def set_step(self, step):
         K.set_value(self.step, step)
+
+
+class SeededInitialValues(object):
+    """Records the weights created inside ``recorded()`` with their initializers, then
+    ``assign`` gives the random ones values drawn from (seed, place). Weights
+    with fixed initial values (zeros, ones, NEZHA's sinusoid table) keep them."""
+
+    def __init__(self, seed):
+        self.seed = int(seed)
+        self.created = []
+
+    @contextlib.contextmanager
+    def recorded(self):
+        # The classes that define add_weight (on tf.keras in graph mode, layers are
+        # swapped onto its v1 Layer, which defines its own).
+        owners = [c for c in type(keras.layers.Dense(1)).__mro__ if 'add_weight' in vars(c)]
+        originals = [c.add_weight for c in owners]
+        seen = set()
+
+        def recording(original):
+            signature = inspect.signature(original)
+
+            def add_weight(layer, *args, **kwargs):
+                weight = original(layer, *args, **kwargs)
+                if id(weight) not in seen:
+                    seen.add(id(weight))
+                    initializer = signature.bind(layer, *args, **kwargs).arguments.get('initializer')
+                    self.created.append((weight, keras.initializers.get(initializer)))
+                return weight
+            return add_weight
+
+        for owner, original in zip(owners, originals):
+            owner.add_weight = recording(original)
+        try:
+            yield self
+        finally:
+            for owner, original in zip(owners, originals):
+                owner.add_weight = original
+
+    def assign(self, keep=()):
+        """Draw every recorded random weight but those in ``keep`` (e.g. loaded from a
+        checkpoint)."""
+        kept = set(id(w) for w in keep)
+        pairs = []
+        for place, (weight, initializer) in enumerate(self.created):
+            if id(weight) in kept:
+                continue
+            rng = np.random.RandomState([self.seed, place])
+            value = initial_value(initializer, K.int_shape(weight), rng)
+            if value is not None:
+                pairs.append((weight, value.astype(K.dtype(weight))))
+        K.batch_set_value(pairs)
+
+
+def initial_value(initializer, shape, rng):
+    """A draw from the initializer's distribution (Keras' parameters and truncation at
+    two standard deviations), or None for a non-random initializer."""
+    kind = type(initializer).__name__
+    if kind == 'TruncatedNormal':
+        return initializer.mean + initializer.stddev * truncated_standard_normal(rng, shape)
+    if kind == 'RandomNormal':
+        return rng.normal(initializer.mean, initializer.stddev, size=shape)
+    if kind == 'RandomUniform':
+        return rng.uniform(initializer.minval, initializer.maxval, size=shape)
+    if isinstance(initializer, keras.initializers.VarianceScaling):
+        return variance_scaling(initializer, shape, rng)
+    return None
+
+
+def truncated_standard_normal(rng, shape):
+    values = rng.standard_normal(size=shape)
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.standard_normal(size=int(outside.sum()))
+        outside = np.abs(values) > 2
+    return values
+
+
+def variance_scaling(initializer, shape, rng):
+    if len(shape) == 0:
+        fan_in = fan_out = 1
+    elif len(shape) == 1:
+        fan_in = fan_out = shape[0]
+    else:
+        receptive_field = int(np.prod(shape[:-2]))
+        fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
+    fan = {'fan_in': fan_in, 'fan_out': fan_out, 'fan_avg': (fan_in + fan_out) / 2.0}[initializer.mode]
+    scale = initializer.scale / max(1.0, fan)
+    distribution = initializer.distribution
+    if distribution == 'uniform':
+        limit = np.sqrt(3.0 * scale)
+        return rng.uniform(-limit, limit, size=shape)
+    if distribution == 'untruncated_normal':
+        return rng.normal(0.0, np.sqrt(scale), size=shape)
+    # 'truncated_normal' (Keras 2.3.1 also calls it 'normal'): the truncated spread restored
+    return np.sqrt(scale) / .87962566103423978 * truncated_standard_normal(rng, shape)

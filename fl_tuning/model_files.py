@@ -3,9 +3,8 @@ and checked against each other: used by training, prediction and export alike.""
 import glob
 import os
 
-import tensorflow as tf
-
 from fl_tuning.checkpoints import check_model_files
+from fl_tuning.compat import tf1
 from fl_tuning.errors import InputError
 from fl_tuning.weights import checkpoint_fingerprint, fingerprint
 
@@ -35,9 +34,9 @@ def locate_checkpoint(model_dir, checkpoint=None):
         if not os.path.exists(prefix + '.index'):
             raise InputError('checkpoint not found: %s (no %s.index)' % (checkpoint, prefix))
         return prefix
-    latest = tf.train.latest_checkpoint(model_dir)
-    if latest and os.path.exists(latest + '.index'):
-        return latest
+    named = named_checkpoint(model_dir)
+    if named:
+        return named
     indexes = sorted(glob.glob(os.path.join(model_dir, '*.index')))
     if len(indexes) == 1:
         return indexes[0][:-len('.index')]
@@ -45,3 +44,16 @@ def locate_checkpoint(model_dir, checkpoint=None):
         raise InputError('no TensorFlow checkpoint (*.index) in model dir %s' % model_dir)
     raise InputError('several checkpoints in %s (%s): choose one with --checkpoint' % (
         model_dir, ', '.join(os.path.basename(i)[:-len('.index')] for i in indexes)))
+
+
+def named_checkpoint(model_dir):
+    """The prefix the folder's ``checkpoint`` file names, if it exists there or, by its
+    file name, in the folder (a moved folder's file keeps the old absolute paths)."""
+    state = tf1.train.get_checkpoint_state(model_dir)
+    if state is None or not state.model_checkpoint_path:
+        return None
+    named = state.model_checkpoint_path
+    for prefix in (named, os.path.join(model_dir, os.path.basename(named))):
+        if os.path.exists(prefix + '.index'):
+            return prefix
+    return None

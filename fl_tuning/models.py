@@ -34,6 +34,7 @@ class TunedTransformer(object):
         self.output_layer_name = final_norm_name(self)
         # NEZHA and RoFormer (a NEZHA subclass) put positions inside attention.
         self.absolute_positions = not isinstance(self, NEZHA)
+        self.loaded_weights = []
 
     def apply(self, inputs=None, layer=None, arguments=None, **kwargs):
         if layer is FeedForward and inputs is not None:
@@ -74,6 +75,11 @@ class TunedTransformer(object):
         mapping = mapping or self.variable_mapping()
         check_checkpoint(self, checkpoint, mapping)
         super(TunedTransformer, self).load_weights_from_checkpoint(checkpoint, mapping)
+        # bert4keras pairs a layer's checkpoint variables with its first trainable weights
+        for layer_name, variables in mapping.items():
+            layer = self.layers.get(self.prefixed(layer_name))
+            if layer is not None:
+                self.loaded_weights += [w for w, _ in zip(layer.trainable_weights, variables)]
 
     def freeze_backbone(self):
         """Everything frozen but what the tuning methods train."""

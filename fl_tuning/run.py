@@ -16,7 +16,7 @@ import numpy as np
 
 from fl_tuning import few_shot
 from fl_tuning.compat import STACK, K, device_name, tf1
-from fl_tuning.determinism import SeededDropout
+from fl_tuning.determinism import SeededDropout, SeededInitialValues
 from fl_tuning.errors import InputError
 from fl_tuning.inference import predict_results, progress_bar, write_submission
 from fl_tuning.io import BadLines, DataErrors, in_file_order, remove_partial_files, write_atomically
@@ -279,16 +279,20 @@ class Run(object):
     def build(self):
         """Builds in the current default graph (start from ``K.clear_session()``)."""
         config = self.config
-        random.seed(self.seed)
-        np.random.seed(self.seed)
         tf1.set_random_seed(self.seed)
         self.dropout = SeededDropout(self.seed)
-        with self.dropout.installed():
+        initial_values = SeededInitialValues(self.seed)
+        with self.dropout.installed(), initial_values.recorded():
             self.transformer = build_model(
                 config.backbone, self.model_files.config, self.model_files.checkpoint,
                 methods=self.methods, keep_tokens=self.keep_tokens,
                 fused_feed_forward=config.fused_feed_forward)
             self.model, loss = self.task.build(self.transformer)
+        initial_values.assign(keep=self.transformer.loaded_weights)
+        # Seeded after building: Keras 2.3.1 draws its initializers' seeds from NumPy's
+        # generator, tf.keras does not, and the batches' order comes from it.
+        random.seed(self.seed)
+        np.random.seed(self.seed)
         h = self.hyperparameters
         self.steps_per_epoch = int(np.ceil(len(self.encoded_train) / float(h['batch_size'])))
         self.optimizer = get_optimizer(h['learning_rate'], h['num_warmup_steps'],
@@ -337,6 +341,7 @@ class Run(object):
 
     # -- training ---------------------------------------------------------------
     def train_epoch(self, epoch):
+        """One epoch; returns the loss of every step."""
         h = self.hyperparameters
         losses = []
         collated = (collate(self.task, batch)
@@ -349,14 +354,14 @@ class Run(object):
             self.step += 1
             if self.config.progress:
                 bar.set_postfix(loss='%.4f' % np.mean(losses))
-        return float(np.mean(losses))
+        return losses
 
     def train(self):
         h = self.hyperparameters
         for epoch in range(len(self.epochs) + 1, h['epochs'] + 1):
             started = time.time()
             with self.clock.timing('training'):
-                loss = self.train_epoch(epoch)
+                loss = float(np.mean(self.train_epoch(epoch)))
             train_seconds = time.time() - started
             with self.clock.timing('evaluation'):
                 results = predict_results(self.model, self.task, self.encoded_dev, h['batch_size'],
@@ -418,6 +423,16 @@ class Run(object):
             'settings': self.settings(),
         }
 
+    def start(self):
+        """Inputs checked, data read, the model built: ready to train."""
+        self.check_inputs()
+        self.load_data()
+        for folder in ('weights', 'results', 'records', 'state'):
+            remove_partial_files(os.path.join(self.config.output_dir, folder))
+        if self.config.resume and self.config.seed is None:
+            self.seed = saved_seed(self.state_path, self.record_path, self.seed)
+        self.build()
+
     def write_record(self, final=False):
         """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
         header = {'run': dict(self.settings(), device=self.device, stack=STACK,
@@ -431,13 +446,7 @@ class Run(object):
         self.device = device_name()
         self.log('device: %s (%s)' % (self.device, STACK))
         with self.clock.timing('start-up'):
-            self.check_inputs()
-            self.load_data()
-            for folder in ('weights', 'results', 'records', 'state'):
-                remove_partial_files(os.path.join(self.config.output_dir, folder))
-            if self.config.resume and self.config.seed is None:
-                self.seed = saved_seed(self.state_path, self.record_path, self.seed)
-            self.build()
+            self.start()
             if self.config.resume:
                 completed = self.resume()
                 if completed is not None:

@@ -16,8 +16,9 @@ from bert4keras.backend import K, keras
 
 class Adam(bert4keras.optimizers.Adam):
     """Keras 2.3.1's Adam (epsilon 1e-7, bias correction folded into the rate):
-    ``p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``, t the step
-    counter after its increment."""
+    ``p - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)`` with Keras
+    2.3.1's ``t = iterations + 1``, ``iterations`` read after its increment (so t is 2
+    in the first step, as on the TF1 stack; ORIGINAL_SPEC §8.3 (c))."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=None, **kwargs):
         super(Adam, self).__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
@@ -27,7 +28,7 @@ class Adam(bert4keras.optimizers.Adam):
         if indices is not None:  # an embedding's rows: made dense, as Keras 2.3.1 does
             grad = tf.math.unsorted_segment_sum(grad, indices, tf.shape(var)[0])
         dtype = var.dtype.base_dtype
-        t = K.cast(self.iterations, dtype)
+        t = K.cast(self.iterations, dtype) + 1
         beta_1, beta_2 = self._get_hyper('beta_1', dtype), self._get_hyper('beta_2', dtype)
         lr_t = self._decayed_lr(dtype) * (K.sqrt(1. - K.pow(beta_2, t)) / (1. - K.pow(beta_1, t)))
         m, v = self.get_slot(var, 'm'), self.get_slot(var, 'v')

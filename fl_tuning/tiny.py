@@ -8,6 +8,7 @@ tokens: a model built from them computes real numbers but knows no language.
 import json
 import os
 import string
+import zlib
 
 import numpy as np
 import tensorflow as tf
@@ -89,26 +90,26 @@ def write_tiny_model(backbone, directory, seed=0, weight_scale=0.1, **config_ove
     with open(config_path, 'w', encoding='utf-8') as f:
         json.dump(config, f, indent=2, sort_keys=True)
     checkpoint_path = os.path.join(directory, 'bert_model.ckpt')
-    rng = np.random.RandomState(seed)
     with tf.Graph().as_default():  # the model only gives the variables' names and shapes
         transformer = build_transformer_model(
             config_path, model=BACKBONE_CLASSES[backbone], application='unilm',
             return_keras_model=False)
-        values = dict((id(w), random_value(w, rng, weight_scale)) for w in transformer.model.weights)
         variables = {}
         for layer_name, names in transformer.variable_mapping().items():
             if layer_name not in transformer.layers:  # e.g. Embedding-Mapping, built only when needed
                 continue
             weights = transformer.layers[layer_name].trainable_weights
-            variables.update((name, values[id(weight)]) for name, weight in zip(names, weights))
+            variables.update((name, random_value(name, weight, seed, weight_scale))
+                             for name, weight in zip(names, weights))
     write_checkpoint(checkpoint_path, variables)
     return config_path, checkpoint_path, vocab_path
 
 
-def random_value(weight, rng, scale):
-    """Random values with LayerNorm gains near 1, so that layers stay well scaled."""
-    shape = tuple(int(d) for d in weight.shape)
-    noise = rng.normal(0.0, scale, size=shape).astype('float32')
+def random_value(name, weight, seed, scale):
+    """Random values drawn from (seed, variable name), the same on every stack, with
+    LayerNorm gains near 1, so that layers stay well scaled."""
+    rng = np.random.RandomState([seed, zlib.crc32(name.encode('utf-8'))])
+    noise = rng.normal(0.0, scale, size=tuple(int(d) for d in weight.shape)).astype('float32')
     return noise + 1.0 if weight.name.split('/')[-1].startswith('gamma') else noise
 
 

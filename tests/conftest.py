@@ -1,5 +1,7 @@
+import fcntl
 import json
 import os
+import subprocess
 import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -16,6 +18,22 @@ from fl_tuning.models import last_layer_name  # noqa: E402
 from fl_tuning.tiny import write_tiny_model  # noqa: E402
 
 BACKBONES = ['bert', 'nezha', 'roformer']
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def built_venv(venv, setup_command, no_python_message):
+    """VENV's Python, built by the project's own set-up script (once for all test
+    workers: they wait on a lock); the test is skipped when the script finds no
+    Python for it (its message contains ``no_python_message``)."""
+    with open(os.path.join(ROOT, venv + '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(['bash'] + setup_command, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+    output = result.stdout.decode()
+    if result.returncode != 0 and no_python_message in output:
+        pytest.skip('no Python for %s on this machine: %s' % (venv, output.strip().splitlines()[-1]))
+    assert result.returncode == 0, output
+    return os.path.join(ROOT, venv, 'bin', 'python')
 
 
 class TinyModel(object):

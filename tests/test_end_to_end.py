@@ -222,6 +222,17 @@ def test_checkpoint_found_by_its_index_or_named_explicitly(tiny_models, clue_dat
         locate_checkpoint(model_dir, 'model.ckpt-1')
 
 
+def test_checkpoint_of_a_moved_folder_is_found_by_its_file_name(tiny_models, tmp_path):
+    moved = str(tmp_path / 'moved')
+    shutil.copytree(tiny_models['bert'].directory, moved)
+    with open(os.path.join(moved, 'checkpoint'), encoding='utf-8') as f:
+        assert '"bert_model.ckpt"' in f.read()  # write_checkpoint writes relative paths
+    with open(os.path.join(moved, 'checkpoint'), 'w', encoding='utf-8') as f:
+        f.write('model_checkpoint_path: "/elsewhere/bert_model.ckpt"\n')  # as tf.train.Saver writes
+    from fl_tuning.model_files import locate_checkpoint
+    assert locate_checkpoint(moved) == os.path.join(moved, 'bert_model.ckpt')
+
+
 def test_run_that_never_improves_still_writes_its_submission(tiny_models, clue_data, tmp_path):
     # iflytek's 119 classes on 6 dev examples: a tiny random model scores 0 every epoch
     config = RunConfig('bert', 'iflytek', clue_data, tiny_models['bert'].directory, str(tmp_path),

@@ -2,7 +2,6 @@
 tuned model with plain bert4keras, the Hugging Face files give the same outputs in
 PyTorch (tools/compare_transformers.py in .venv-modern), and what cannot be exported
 is refused by name."""
-import fcntl
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ from fl_tuning.methods import REGISTRY, resolve_method_set
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.tiny import write_tiny_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, built_venv
 # One run per method the export folds, each on a task with another head.
 RUNS = [('fl', 'afqmc'), ('ln', 'cluener'), ('finetune', 'c3'), ('fl,ln', 'cmrc2018')]
 EXACT = 1e-5
@@ -44,17 +43,7 @@ def tuned_run(tiny, data, output_dir, method, task):
 
 @pytest.fixture(scope='session')
 def modern_python():
-    """.venv-modern's Python, made by scripts/setup_modern.sh once for all test workers."""
-    lock_path = os.path.join(ROOT, '.venv-modern.lock')
-    with open(lock_path, 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'setup_modern.sh')],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
-    output = result.stdout.decode()
-    if result.returncode != 0 and 'no Python >= 3.9 found' in output:
-        pytest.skip('no Python >= 3.9 on this machine for .venv-modern: ' + output.strip().splitlines()[-1])
-    assert result.returncode == 0, output
-    return os.path.join(ROOT, '.venv-modern', 'bin', 'python')
+    return built_venv('.venv-modern', ['scripts/setup_modern.sh'], 'no Python >= 3.9 found')
 
 
 @pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])

@@ -48,7 +48,13 @@ def test_predictions_by_length_equal_those_in_file_order(tiny_models, data, task
     before = in_file_order(model, task, encoded, 4)
     after = predict_results(model, task, encoded, 4, False, 'dev')
     assert task.evaluate(dev, encoded, after) == task.evaluate(dev, encoded, before)
-    assert task.submission(dev, encoded, after, tokenizer) == task.submission(dev, encoded, before, tokenizer)
+    if task_name == 'c3':  # padded choices are identical: their tie may fall either way
+        logits_before, logits_after = task.choice_logits(before), task.choice_logits(after)
+        np.testing.assert_allclose(logits_after, logits_before, atol=1e-5)
+        chosen = logits_before[np.arange(len(dev)), logits_after.argmax(1)]
+        np.testing.assert_allclose(chosen, logits_before.max(1), atol=1e-5)
+    else:
+        assert task.submission(dev, encoded, after, tokenizer) == task.submission(dev, encoded, before, tokenizer)
     K.clear_session()
 
 
