@@ -13,7 +13,7 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert4keras.backend import K  # noqa: E402
+from fl_tuning.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
 from fl_tuning import build_model, parameter_report  # noqa: E402
 from fl_tuning.methods import create_methods, resolve_method_set  # noqa: E402
@@ -41,6 +41,7 @@ def main():
                   num_attention_heads=args.hidden // 64, intermediate_size=4 * args.hidden)
     config_path = write_config('/tmp/fl_tuning_method_benchmark_config.json', config)
     method_sets = [m.replace('+', ',') for m in args.methods.split(',')]
+    print('stack: %s' % STACK)
     print('%d layers x %d hidden (FFN %d), batch %d x %d tokens, size %d, %d steps per timing'
           % (args.layers, args.hidden, 4 * args.hidden, args.batch, args.length, args.size, args.steps))
     best, trainable = {}, {}

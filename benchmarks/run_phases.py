@@ -14,7 +14,7 @@ import time
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert4keras.backend import K  # noqa: E402
+from fl_tuning.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
 from fl_tuning.fixtures import write_clue_fixtures  # noqa: E402
 from fl_tuning.run import PHASES, Run, RunConfig  # noqa: E402
@@ -38,6 +38,7 @@ def main():
                          intermediate_size=1024)
     if not os.path.isdir(os.path.join(data_dir, args.task)):
         write_clue_fixtures(data_dir, tasks=[args.task], counts=(args.train, args.dev, args.test))
+    print('stack: %s' % STACK)
     print('%s: %d train / %d dev / %d test examples, 4 layers x 256, FL 160 units, %d epochs, batch 32'
           % (args.task, args.train, args.dev, args.test, args.epochs))
     best = {}

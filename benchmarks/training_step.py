@@ -16,9 +16,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-from bert4keras.backend import K  # noqa: E402
-from keras.layers import Dense, Lambda  # noqa: E402
-from keras.models import Model  # noqa: E402
+from fl_tuning.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
 from fl_tuning import build_model, last_layer_name  # noqa: E402
 from fl_tuning.methods.base import CLS_ID, SEP_ID  # noqa: E402
@@ -29,8 +27,8 @@ from fl_tuning.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
 def time_training_step(transformer, args):
     """Seconds per training step of ``transformer`` with a [CLS] classifier (best of
     ``args.steps`` after warm-up), on random ids of ``args.batch`` x ``args.length``."""
-    cls = Lambda(lambda x: x[:, 0])(transformer.model.get_layer(last_layer_name(transformer)).output)
-    model = Model(transformer.model.input, Dense(2, activation='softmax')(cls))
+    cls = keras.layers.Lambda(lambda x: x[:, 0])(transformer.model.get_layer(last_layer_name(transformer)).output)
+    model = keras.models.Model(transformer.model.input, keras.layers.Dense(2, activation='softmax')(cls))
     model.compile(loss='sparse_categorical_crossentropy', optimizer=get_optimizer(1e-4, 0, 1000))
     rng = np.random.RandomState(0)
     token_ids = rng.randint(1, BERT_BASE_CONFIG['vocab_size'], size=(args.batch, args.length))
@@ -56,6 +54,7 @@ def main():
     args = parser.parse_args()
     config = dict(BERT_BASE_CONFIG, num_hidden_layers=args.layers)
     config_path = write_config('/tmp/fl_tuning_benchmark_config.json', config)
+    print('stack: %s' % STACK)
     print('BERT-base-sized layers: %d, batch %d x %d tokens, %d added units, %d steps per timing'
           % (args.layers, args.batch, args.length, args.units, args.steps))
     results = {False: [], True: []}

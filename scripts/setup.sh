@@ -2,6 +2,7 @@
 # Make the virtual environment of a stack with its pinned requirements:
 #   bash scripts/setup.sh               .venv: Python 3.7, TensorFlow 1.15, Keras 2.3.1 (the reproduction stack)
 #   bash scripts/setup.sh --stack tf2   .venv-tf2: Python 3.10/3.11, TensorFlow 2.15, tf.keras
+#   bash scripts/setup.sh --stack tf2 --gpu   the same with tensorflow[and-cuda] (CUDA 12 from PyPI)
 # Safe to run again: it only reinstalls when the requirements or setup.py have changed
 # since the last successful run.
 set -euo pipefail
@@ -9,12 +10,23 @@ cd "$(dirname "$0")/.."
 source scripts/venv_common.sh
 
 stack=tf1
-if [ "${1:-}" = "--stack" ]; then stack="${2:-}"; fi
+gpu=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stack) stack="${2:-}"; shift 2 || shift ;;
+    --gpu) gpu=1; shift ;;
+    *) echo "setup: unknown option '$1' (options: --stack tf1|tf2, --gpu with tf2)" >&2; exit 2 ;;
+  esac
+done
 case "$stack" in
   tf1) venv=.venv; requirements=requirements.txt; wanted_python="3.7"; versions='^3\.7\.' ;;
   tf2) venv=.venv-tf2; requirements=requirements-tf2.txt; wanted_python="3.11 or 3.10"; versions='^3\.1[01]\.' ;;
   *) echo "setup: unknown stack '$stack' (choose tf1 or tf2: --stack tf2)" >&2; exit 2 ;;
 esac
+if [ -n "$gpu" ] && [ "$stack" != tf2 ]; then
+  echo "setup: --gpu is for --stack tf2 (TensorFlow 1.15's GPU build needs CUDA 10.0: conda env create -f environment.yml)" >&2
+  exit 2
+fi
 
 is_wanted_python() {
   local version
@@ -34,7 +46,7 @@ find_python() {
   pyenv_python "$versions" is_wanted_python
 }
 
-wanted=$(cat "$requirements" setup.py | sha256sum | cut -d' ' -f1)
+wanted=$( (cat "$requirements" setup.py; if [ -n "$gpu" ]; then echo gpu; fi) | sha256sum | cut -d' ' -f1)
 if venv_is_current "$venv" "$wanted" is_wanted_python; then
   echo "setup: $venv is up to date"
   exit 0
@@ -50,6 +62,10 @@ rm -rf "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade 'pip<24' 'setuptools<68' wheel
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
 if [ "$stack" = tf2 ]; then
+  if [ -n "$gpu" ]; then
+    tensorflow=$(grep -E '^tensorflow==' "$requirements" | cut -d' ' -f1)
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "tensorflow[and-cuda]==${tensorflow#tensorflow==}"
+  fi
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps bert4keras==0.10.8
 fi
 # the library itself, editable, so that fl_tuning_*/ scripts and tests import it
