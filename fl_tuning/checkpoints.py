@@ -67,16 +67,20 @@ def write_checkpoint(prefix, variables):
             saver.save(session, prefix, write_meta_graph=False)
 
 
+def checkpoint_pairs(transformer, mapping):
+    """(layer name, weight, checkpoint variable) of every weight bert4keras loads: it
+    pairs a built layer's checkpoint variables with its first trainable weights."""
+    return [(layer_name, weight, variable)
+            for layer_name, variables in mapping.items() if layer_name in transformer.layers
+            for weight, variable in zip(transformer.layers[layer_name].trainable_weights, variables)]
+
+
 def check_checkpoint(transformer, checkpoint_path, mapping):
     """Raise CheckpointError unless every mapped weight is in the checkpoint with
     the shape the model (built from the config) expects."""
     reader = open_checkpoint(checkpoint_path)
     shapes = reader.get_variable_to_shape_map()
-    needed = [
-        (layer_name, weight, variable)
-        for layer_name, variables in mapping.items() if layer_name in transformer.layers
-        for weight, variable in zip(transformer.layers[layer_name].trainable_weights, variables)
-    ]
+    needed = checkpoint_pairs(transformer, mapping)
     unused = set(shapes) - set(variable for _, _, variable in needed)
     for layer_name, weight, variable in needed:
         if variable not in shapes:

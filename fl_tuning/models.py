@@ -14,7 +14,7 @@ from bert4keras.backend import K
 from bert4keras.layers import FeedForward, Lambda, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
-from fl_tuning.checkpoints import check_checkpoint, read_config
+from fl_tuning.checkpoints import check_checkpoint, checkpoint_pairs, read_config
 from fl_tuning.layers import PrefixAttention
 from fl_tuning.methods import create_methods, method_set_from_sizes
 from fl_tuning.methods.base import UNUSED_LAYER_PREFIX
@@ -75,11 +75,7 @@ class TunedTransformer(object):
         mapping = mapping or self.variable_mapping()
         check_checkpoint(self, checkpoint, mapping)
         super(TunedTransformer, self).load_weights_from_checkpoint(checkpoint, mapping)
-        # bert4keras pairs a layer's checkpoint variables with its first trainable weights
-        for layer_name, variables in mapping.items():
-            layer = self.layers.get(self.prefixed(layer_name))
-            if layer is not None:
-                self.loaded_weights += [w for w, _ in zip(layer.trainable_weights, variables)]
+        self.loaded_weights = [weight for _, weight, _ in checkpoint_pairs(self, mapping)]
 
     def freeze_backbone(self):
         """Everything frozen but what the tuning methods train."""

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from bert4keras.models import build_transformer_model
 
-from fl_tuning.checkpoints import write_checkpoint
+from fl_tuning.checkpoints import checkpoint_pairs, write_checkpoint
 from fl_tuning.models import BACKBONE_CLASSES
 
 # Common Chinese characters (enough for the bundled demo data) and a few wordpieces.
@@ -94,13 +94,9 @@ def write_tiny_model(backbone, directory, seed=0, weight_scale=0.1, **config_ove
         transformer = build_transformer_model(
             config_path, model=BACKBONE_CLASSES[backbone], application='unilm',
             return_keras_model=False)
-        variables = {}
-        for layer_name, names in transformer.variable_mapping().items():
-            if layer_name not in transformer.layers:  # e.g. Embedding-Mapping, built only when needed
-                continue
-            weights = transformer.layers[layer_name].trainable_weights
-            variables.update((name, random_value(name, weight, seed, weight_scale))
-                             for name, weight in zip(names, weights))
+        # layers not built (e.g. Embedding-Mapping) have no variables
+        variables = dict((name, random_value(name, weight, seed, weight_scale))
+                         for _, weight, name in checkpoint_pairs(transformer, transformer.variable_mapping()))
     write_checkpoint(checkpoint_path, variables)
     return config_path, checkpoint_path, vocab_path
 
