@@ -305,26 +305,31 @@ class Run(object):
                                       - self.parameters['trainable'])
 
     # -- resuming ---------------------------------------------------------------
-    def resume(self):
-        """Continue from the saved state if there is one (and it is this run's).
-        Returns the summary of an already completed run, else None."""
+    def saved_progress(self):
+        """(saved state, None) for a run to continue, (None, summary) for a completed
+        one, (None, None) for nothing saved; the settings are checked against this
+        run's. Read before building: neither a refused resume nor a completed run
+        costs a model."""
         if os.path.isfile(self.state_path):
             state = read_state(self.state_path)
             self.check_same_settings(state['settings'], self.state_path)
-            load_state(self.model, self.state_path)
-            self.epochs, self.best, self.best_epoch = state['epochs'], state['best'], state['best_epoch']
-            self.step = state['step']
-            restore_random_states(state['random'])
-            self.log('resuming after epoch %d of %d (best dev %s %.5f)' % (
-                len(self.epochs), self.hyperparameters['epochs'], self.task.metric, self.best))
-            return None
+            return state, None
         summary = completed_summary(self.record_path)
         if summary is not None:
             self.check_same_settings(summary['settings'], self.record_path)
             self.log('%s is complete already: nothing to resume' % self.record_path)
-            return summary
+            return None, summary
         self.log('no saved state in %s: starting from the first epoch' % self.state_path)
-        return None
+        return None, None
+
+    def restore(self, state):
+        """Continue from the saved state (after building)."""
+        load_state(self.model, self.state_path)
+        self.epochs, self.best, self.best_epoch = state['epochs'], state['best'], state['best_epoch']
+        self.step = state['step']
+        restore_random_states(state['random'])
+        self.log('resuming after epoch %d of %d (best dev %s %.5f)' % (
+            len(self.epochs), self.hyperparameters['epochs'], self.task.metric, self.best))
 
     def check_same_settings(self, saved, path):
         mine = json.loads(json.dumps(self.settings(), sort_keys=True))
@@ -424,14 +429,23 @@ class Run(object):
         }
 
     def start(self):
-        """Inputs checked, data read, the model built: ready to train."""
+        """Inputs checked, data read, the model built and a resumed run's state
+        restored: ready to train. Returns the summary of a completed run instead."""
         self.check_inputs()
         self.load_data()
         for folder in ('weights', 'results', 'records', 'state'):
             remove_partial_files(os.path.join(self.config.output_dir, folder))
-        if self.config.resume and self.config.seed is None:
-            self.seed = saved_seed(self.state_path, self.record_path, self.seed)
+        state = None
+        if self.config.resume:
+            if self.config.seed is None:
+                self.seed = saved_seed(self.state_path, self.record_path, self.seed)
+            state, completed = self.saved_progress()
+            if completed is not None:
+                return completed
         self.build()
+        if state is not None:
+            self.restore(state)
+        return None
 
     def write_record(self, final=False):
         """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
@@ -446,11 +460,9 @@ class Run(object):
         self.device = device_name()
         self.log('device: %s (%s)' % (self.device, STACK))
         with self.clock.timing('start-up'):
-            self.start()
-            if self.config.resume:
-                completed = self.resume()
-                if completed is not None:
-                    return completed
+            completed = self.start()
+        if completed is not None:
+            return completed
         self.log('%s on %s: %d train / %d dev examples; seed %d' % (
             self.task.name, self.config.backbone, len(self.train_examples), len(self.dev_examples),
             self.seed))

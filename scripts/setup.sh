@@ -46,6 +46,7 @@ find_python() {
   pyenv_python "$versions" is_wanted_python
 }
 
+lock_venv "$venv"
 wanted=$( (cat "$requirements" setup.py; if [ -n "$gpu" ]; then echo gpu; fi) | sha256sum | cut -d' ' -f1)
 if venv_is_current "$venv" "$wanted" is_wanted_python; then
   echo "setup: $venv is up to date"

@@ -19,6 +19,7 @@ find_modern_python() {
   pyenv_python '^3\.(9|1[0-9])\.' is_modern
 }
 
+lock_venv "$venv"
 wanted=$(sha256sum requirements-modern.txt | cut -d' ' -f1)
 if venv_is_current "$venv" "$wanted" is_modern; then
   echo "setup_modern: $venv is up to date"

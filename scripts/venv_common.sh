@@ -1,5 +1,13 @@
 # Sourced by the setup scripts: what building a venv from a requirements file shares.
 
+# lock_venv VENV: hold VENV.lock until the script ends, so that a second build of the
+# same venv (CI building it in the background while a test asks for it) waits for the
+# first and then finds it current. Without flock(1) (macOS) it does not wait.
+lock_venv() {
+  exec 9>"$1.lock"
+  if command -v flock >/dev/null; then flock 9; fi
+}
+
 # venv_is_current VENV HASH ACCEPTS: VENV's Python passes ACCEPTS (a function given a
 # python path) and VENV was last built from requirements hashing to HASH.
 venv_is_current() {

@@ -1,6 +1,7 @@
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -23,12 +24,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def built_venv(venv, setup_command, no_python_message):
     """VENV's Python, built by the project's own set-up script (once for all test
-    workers: they wait on a lock); the test is skipped when the script finds no
-    Python for it (its message contains ``no_python_message``)."""
-    with open(os.path.join(ROOT, venv + '.lock'), 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(['bash'] + setup_command, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
+    workers and CI's background build: the script waits on the venv's lock); the test
+    is skipped when the script finds no Python for it (its message contains
+    ``no_python_message``)."""
+    result = subprocess.run(['bash'] + setup_command, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, cwd=ROOT)
     output = result.stdout.decode()
     if result.returncode != 0 and no_python_message in output:
         pytest.skip('no Python for %s on this machine: %s' % (venv, output.strip().splitlines()[-1]))
@@ -51,6 +51,36 @@ class TinyModel(object):
 def tiny_models(tmp_path_factory):
     root = tmp_path_factory.mktemp('tiny_models')
     return {b: TinyModel(b, str(root / b)) for b in BACKBONES}
+
+
+@pytest.fixture(scope='session')
+def computed_once(tmp_path_factory):
+    """computed_once(name, compute): the JSON result of ``compute(folder)``, computed
+    by the first test worker that asks and read by the others, which wait on its lock
+    (a run that several tests only read is trained once per session)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        shared = shared.parent  # the session's folder, above each worker's own
+    shared = os.path.join(str(shared), 'computed_once')
+    os.makedirs(shared, exist_ok=True)
+
+    def once(name, compute):
+        folder = os.path.join(shared, name)
+        result_path = os.path.join(shared, name + '.json')
+        with open(folder + '.lock', 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not os.path.isfile(result_path):
+                shutil.rmtree(folder, ignore_errors=True)  # a computation that failed
+                os.makedirs(folder)
+                K.clear_session()
+                result = json.dumps(compute(folder))
+                K.clear_session()
+                with open(result_path + '.partial', 'w') as f:
+                    f.write(result)
+                os.replace(result_path + '.partial', result_path)
+        with open(result_path) as f:
+            return json.load(f)
+    return once
 
 
 @pytest.fixture(autouse=True)

@@ -36,14 +36,21 @@ def data(tmp_path_factory):
                                tasks=['afqmc', 'cluener', 'c3', 'cmrc2018'], counts=(6, 4, 3))
 
 
-def tuned_run(tiny, data, output_dir, method, task):
-    K.clear_session()
-    sizes = {'ffn_prompt_size': 4} if 'fl' in method.split(',') else {}
-    config = RunConfig(tiny.backbone, task, data, tiny.directory, str(output_dir), epochs=1, seed=3,
-                       method_set=resolve_method_set(method, **sizes), progress=False)
-    summary = Run(config, log=lambda message: None).execute()
-    K.clear_session()
-    return summary['weights']
+@pytest.fixture
+def tuned_weights(tiny_models, data, computed_once):
+    """tuned_weights(backbone, method, task): the weights file of a one-epoch run,
+    trained once per session (the tests only read it). maxlen 128: cmrc2018's 512
+    costs time and the export does not depend on it."""
+    def tuned(backbone, method, task):
+        sizes = {'ffn_prompt_size': 4} if 'fl' in method.split(',') else {}
+
+        def compute(output_dir):
+            config = RunConfig(backbone, task, data, tiny_models[backbone].directory, output_dir,
+                               epochs=1, seed=3, maxlen=128, progress=False,
+                               method_set=resolve_method_set(method, **sizes))
+            return Run(config, log=lambda message: None).execute()['weights']
+        return computed_once('export-%s-%s-%s' % (backbone, method, task), compute)
+    return tuned
 
 
 @pytest.fixture(scope='session')
@@ -53,13 +60,12 @@ def modern_python():
 
 @pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])
 def test_exports_rebuild_the_tuned_model_in_bert4keras_and_in_transformers(
-        backbone, tiny_models, data, tmp_path, modern_python):
+        backbone, tiny_models, tuned_weights, data, tmp_path, modern_python):
     tiny = tiny_models[backbone]
     exports = []
     for method, task in RUNS[backbone]:
-        weights = tuned_run(tiny, data, tmp_path / method / 'run', method, task)
-        exports.append(export(weights, tiny.directory, str(tmp_path / method / 'export'), data_dir=data,
-                              log=lambda message: None))
+        exports.append(export(tuned_weights(backbone, method, task), tiny.directory,
+                              str(tmp_path / method / 'export'), data_dir=data, log=lambda message: None))
         K.clear_session()
     for (method, task), export_dir in zip(RUNS[backbone], exports):
         golden = np.load(os.path.join(export_dir, 'golden.npz'))
@@ -84,10 +90,9 @@ def test_exports_rebuild_the_tuned_model_in_bert4keras_and_in_transformers(
         assert compared['head_max_abs_difference'] <= EXACT
 
 
-def test_the_checker_fails_on_a_changed_weight(tiny_models, data, tmp_path, modern_python):
+def test_the_checker_fails_on_a_changed_weight(tiny_models, tuned_weights, data, tmp_path, modern_python):
     tiny = tiny_models['bert']
-    weights = tuned_run(tiny, data, tmp_path / 'run', 'fl', 'afqmc')
-    export_dir = export(weights, tiny.directory, str(tmp_path / 'export'), data_dir=data, log=lambda m: None)
+    export_dir = export(tuned_weights('bert', 'fl', 'afqmc'), tiny.directory, str(tmp_path / 'export'), data_dir=data, log=lambda m: None)
     from safetensors.numpy import load_file, save_file
     path = os.path.join(export_dir, 'hf', 'model.safetensors')
     tensors = load_file(path)
@@ -106,9 +111,9 @@ def test_methods_a_plain_backbone_cannot_hold_are_refused_by_name(method):
     assert REGISTRY[method].why_not_foldable in str(error.value)
 
 
-def test_export_is_refused_on_another_checkpoint_and_leaves_no_output(tiny_models, data, tmp_path):
+def test_export_is_refused_on_another_checkpoint_and_leaves_no_output(tiny_models, tuned_weights, data, tmp_path):
     tiny = tiny_models['bert']
-    weights = tuned_run(tiny, data, tmp_path / 'run', 'ln', 'afqmc')
+    weights = tuned_weights('bert', 'ln', 'afqmc')
     other = str(tmp_path / 'other')
     write_tiny_model('bert', other, seed=1)
     with pytest.raises(InputError, match='checkpoint_fingerprint'):
@@ -124,9 +129,9 @@ def test_export_is_refused_on_another_checkpoint_and_leaves_no_output(tiny_model
     assert (tmp_path / 'busy' / 'notes.txt').read_text() == 'mine'
 
 
-def test_export_command_takes_golden_inputs_from_a_test_format_file(tiny_models, data, tmp_path):
+def test_export_command_takes_golden_inputs_from_a_test_format_file(tiny_models, tuned_weights, data, tmp_path):
     tiny = tiny_models['bert']
-    weights = tuned_run(tiny, data, tmp_path / 'run', 'ln', 'afqmc')
+    weights = tuned_weights('bert', 'ln', 'afqmc')
     texts = os.path.join(data, 'afqmc', 'test.json')
     result = subprocess.run([sys.executable, '-m', 'fl_tuning', 'export', '--weights', weights,
                              '--model-dir', tiny.directory, '--texts', texts, '--golden-size', '2',

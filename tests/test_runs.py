@@ -3,6 +3,7 @@ atomic writes, run records and the summary table."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,8 +88,16 @@ def get_cluener_categories(data):
     return sorted(categories)
 
 
-def test_tuned_weights_are_refused_on_another_checkpoint_or_other_sizes(tiny_models, data, tmp_path):
-    summary = run(tiny_models['bert'], data, tmp_path / 'run', task='afqmc', epochs=1)
+@pytest.fixture
+def one_epoch_of_afqmc(tiny_models, data, computed_once):
+    """The summary of a one-epoch BERT run of afqmc, which the tests only read."""
+    return computed_once('one-epoch-afqmc', lambda output_dir: run(
+        tiny_models['bert'], data, output_dir, task='afqmc', epochs=1))
+
+
+def test_tuned_weights_are_refused_on_another_checkpoint_or_other_sizes(tiny_models, data, one_epoch_of_afqmc,
+                                                                        tmp_path):
+    summary = one_epoch_of_afqmc
     other = str(tmp_path / 'other')
     write_tiny_model('bert', other, seed=99)  # same shapes, other values
     K.clear_session()
@@ -157,8 +166,8 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_models, tmp_path):
     args = ['--backbone', 'bert', '--task', 'afqmc', '--data-dir', data,
             '--model-dir', tiny_models['bert'].directory, '--epochs', '4', '--batch-size', '8',
             '--seed', '5', '--ffn-prompt-size', '8', '--prompt-size', '2', '--no-progress']
-    whole = str(tmp_path / 'whole')
-    assert cli_run(args + ['--output-dir', whole]).wait() == 0
+    whole = str(tmp_path / 'whole')  # uninterrupted, run in this process
+    run(tiny_models['bert'], data, whole, task='afqmc', epochs=4, batch_size=8, seed=5)
     broken = str(tmp_path / 'broken')
     record = os.path.join(broken, 'records', 'afqmc.jsonl')
     # Kill during start-up, then right after epoch 1 and epoch 2 are recorded (so in
@@ -193,10 +202,14 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_models, tmp_path):
     assert leftovers == [] and not os.path.exists(os.path.join(broken, 'state'))
 
 
-def test_resume_refuses_other_settings(tiny_models, data, tmp_path):
-    run(tiny_models['bert'], data, tmp_path, task='afqmc', epochs=1)
+def test_resume_refuses_other_settings_and_changes_nothing(tiny_models, data, one_epoch_of_afqmc, tmp_path):
+    output_dir = str(tmp_path / 'run')
+    shutil.copytree(os.path.dirname(os.path.dirname(one_epoch_of_afqmc['weights'])), output_dir)
+    record = os.path.join(output_dir, 'records', 'afqmc.jsonl')
+    written = read_bytes(record)
     with pytest.raises(InputError, match=r'other settings \(hyperparameters\)'):
-        run(tiny_models['bert'], data, tmp_path, task='afqmc', epochs=2, resume=True)
+        run(tiny_models['bert'], data, output_dir, task='afqmc', epochs=2, resume=True)
+    assert read_bytes(record) == written
 
 
 # -- atomic writes -------------------------------------------------------------------------
@@ -285,13 +298,25 @@ def crash_on_call(module, name, number, monkeypatch, when=lambda *args: True):
     monkeypatch.setattr(module, name, wrapper)
 
 
+CRASHING = dict(task='c3', epochs=3, learning_rate=1e-2)
+
+
+@pytest.fixture
+def uncrashed(tiny_models, data, computed_once):
+    """The run the crashed ones must resume to: its epochs and summary."""
+    def compute(output_dir):
+        summary = run(tiny_models['bert'], data, output_dir, **CRASHING)
+        return epochs_of(os.path.join(output_dir, 'records', 'c3.jsonl')), summary
+    return computed_once('uncrashed-c3', compute)
+
+
 @pytest.mark.parametrize('point', ['evaluation', 'saving state', 'saving weights', 'writing submission'])
-def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, tmp_path, monkeypatch, point):
+def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, uncrashed, tmp_path, monkeypatch,
+                                                        point):
     import fl_tuning.io
     import fl_tuning.run
     tiny = tiny_models['bert']
-    options = dict(task='c3', epochs=3, learning_rate=1e-2)
-    whole = run(tiny, data, tmp_path / 'whole', **options)
+    whole_epochs, whole = uncrashed
     with monkeypatch.context() as patch:
         if point == 'evaluation':
             crash_on_call(fl_tuning.run, 'predict_results', 2, patch)
@@ -302,10 +327,9 @@ def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, tmp_pa
             crash_on_call(fl_tuning.io.os, 'replace', number, patch,
                           when=lambda source, target: target.endswith(suffix))
         with pytest.raises(Crash):
-            run(tiny, data, tmp_path / 'broken', **options)
-    resumed = run(tiny, data, tmp_path / 'broken', resume=True, **options)
-    assert epochs_of(os.path.join(str(tmp_path), 'broken', 'records', 'c3.jsonl')) == \
-        epochs_of(os.path.join(str(tmp_path), 'whole', 'records', 'c3.jsonl'))
+            run(tiny, data, tmp_path / 'broken', **CRASHING)
+    resumed = run(tiny, data, tmp_path / 'broken', resume=True, **CRASHING)
+    assert epochs_of(os.path.join(str(tmp_path), 'broken', 'records', 'c3.jsonl')) == whole_epochs
     for a, b in zip(whole['submissions'], resumed['submissions']):
         assert read_bytes(a) == read_bytes(b)
     assert resumed['best_epoch'] == whole['best_epoch']
