@@ -1,7 +1,7 @@
 """What one TensorFlow stack computes, saved for tests/test_stacks.py to compare with
 the other stack: the last-layer outputs of every backbone and method on the same
-weights, the losses of the first epoch of seeded runs, and complete runs whose
-tuned-weights files the other stack predicts with.
+weights, and the losses of the first epoch of seeded runs, two of which go on to write
+the tuned-weights files and submissions that the other stack must reproduce.
 
     python tests/stack_probe.py WORK_DIR OUTPUT.npz
 
@@ -26,26 +26,30 @@ from fl_tuning.vocab import load_vocabulary  # noqa: E402
 
 BACKBONES = ['bert', 'nezha', 'roformer']
 TASKS = ['afqmc', 'c3', 'cluener', 'cmrc2018']
-# Seeded training on each stack: every method on BERT (afqmc), and FL-tuning with the
-# other heads on every backbone (c3 and cmrc2018 with gradient accumulation).
+# Seeded training on each stack: every method on BERT (afqmc), and FL-tuning (with
+# LN-tuning on RoFormer) with the other heads on every backbone (c3 and cmrc2018 with
+# gradient accumulation).
 LOSS_RUNS = {
     'bert': [(method, 'afqmc') for method in METHOD_NAMES] + [('fl', 'cmrc2018')],
     'nezha': [('fl', 'c3')],
-    'roformer': [('fl', 'cluener')],
+    'roformer': [('fl,ln', 'cluener')],
 }
-# Runs whose tuned-weights file the other stack loads to predict the same submission.
+# Loss runs trained to the end (one epoch): the other stack predicts with their
+# tuned-weights files and must write the same submission.
 CROSSING_RUNS = [('bert', 'fl', 'afqmc'), ('roformer', 'fl,ln', 'cluener')]
 SIZE = 3  # FL units, prefixes and prompt vectors
 SEED = 11
-STEPS = 3
 TOKEN_IDS = np.array([[101, 120, 130, 140, 150, 160, 102], [101, 121, 131, 141, 102, 0, 0]])
 SEGMENT_IDS = np.zeros_like(TOKEN_IDS)
 
 
 def method_set(method):
-    size_flag = {'fl': 'ffn_prompt_size', 'ptv2': 'prompt_size', 'prompt': 'prompt_size',
-                 'apt': 'prompt_size'}.get(method)
-    return resolve_method_set(method, **({size_flag: SIZE} if size_flag else {}))
+    """The methods with SIZE units, prefixes or prompt vectors."""
+    names = method.split(',')
+    sizes = {'ffn_prompt_size': SIZE} if 'fl' in names else {}
+    if set(names) & {'ptv2', 'prompt', 'apt'}:
+        sizes['prompt_size'] = SIZE
+    return resolve_method_set(method, **sizes)
 
 
 def last_layer_outputs(backbone, model_dir, method):
@@ -70,12 +74,28 @@ def run_config(backbone, model_dir, data_dir, output_dir, method, task, **hyperp
                      method_set=method_set(method), progress=False, **hyperparameters)
 
 
-def first_losses(*config_args):
-    """The loss of every step of the first epoch."""
+class LossRecordingRun(Run):
+    """A run that keeps the loss of every step of its first epoch."""
+
+    def train_epoch(self, epoch):
+        losses = super(LossRecordingRun, self).train_epoch(epoch)
+        if epoch == 1:
+            self.first_losses = np.array(losses)
+        return losses
+
+
+def first_losses(backbone, model_dir, data_dir, output_dir, method, task, complete=False):
+    """The loss of every step of the first epoch; with ``complete``, the run goes on to
+    write its tuned-weights file and submission."""
     K.clear_session()
-    run = Run(run_config(*config_args), log=lambda message: None)
-    run.start()
-    return np.array(run.train_epoch(1))
+    run = LossRecordingRun(run_config(backbone, model_dir, data_dir, output_dir, method, task, epochs=1),
+                           log=lambda message: None)
+    if complete:
+        run.execute()
+    else:
+        run.start()
+        run.train_epoch(1)
+    return run.first_losses
 
 
 def probe(work_dir):
@@ -87,15 +107,11 @@ def probe(work_dir):
         for method in METHOD_NAMES:
             results['outputs/%s/%s' % (backbone, method)] = last_layer_outputs(backbone, model_dir, method)
         for method, task in LOSS_RUNS[backbone]:
-            output_dir = os.path.join(work_dir, 'runs', backbone, method, task)
+            crossing = (backbone, method, task) in CROSSING_RUNS
+            output_dir = (crossing_dir(work_dir, backbone, method, task) if crossing
+                          else os.path.join(work_dir, 'runs', backbone, method, task))
             results['losses/%s/%s/%s' % (backbone, method, task)] = first_losses(
-                backbone, model_dir, data_dir, output_dir, method, task)
-    for backbone, method, task in CROSSING_RUNS:
-        K.clear_session()
-        model_dir = os.path.join(work_dir, 'models', backbone)
-        config = run_config(backbone, model_dir, data_dir, crossing_dir(work_dir, backbone, method, task),
-                            method, task, epochs=1)
-        Run(config, log=lambda message: None).execute()
+                backbone, model_dir, data_dir, output_dir, method, task, complete=crossing)
     return results
 
 
