@@ -83,12 +83,6 @@ def computed_once(tmp_path_factory):
     return once
 
 
-def pytest_collection_modifyitems(items):
-    """The tests marked slow first: the two workers then end on short tests at about
-    the same time, instead of one finishing a long test while the other waits."""
-    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
-
-
 @pytest.fixture(autouse=True)
 def fresh_keras_session():
     K.clear_session()

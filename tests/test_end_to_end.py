@@ -251,7 +251,6 @@ def test_run_that_never_improves_still_writes_its_submission(tiny_models, clue_d
     assert len(lines(summary['submissions'][0])) == 4
 
 
-@pytest.mark.slow
 def test_demo_command(tmp_path):
     code, out, err = run_cli(['-m', 'fl_tuning', 'demo', '--output-dir', str(tmp_path), '--no-progress'])
     assert code == 0, err

@@ -58,7 +58,6 @@ def modern_python():
     return built_venv('.venv-modern', ['scripts/setup_modern.sh'], 'no Python >= 3.9 found')
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])
 def test_exports_rebuild_the_tuned_model_in_bert4keras_and_in_transformers(
         backbone, tiny_models, tuned_weights, data, tmp_path, modern_python):

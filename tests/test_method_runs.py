@@ -106,7 +106,7 @@ def test_every_method_trains_saves_and_predicts_on_a_classification_task(tiny_mo
 
 
 # fl alone and ln alone leave the sequence as it is: fl is the end-to-end cluener run,
-# ln runs here beside it.
+# ln runs here within fl,ln.
 @pytest.mark.parametrize('method', ['ptv2', 'prompt', 'pasta', 'apt', 'finetune', 'fl,ln', 'ptv2,pasta'])
 def test_every_method_runs_cluener(tiny_models, data, tmp_path, method):
     summary = run(tiny_models['roformer'], data, tmp_path / 'run', 'cluener', method)
@@ -151,7 +151,6 @@ def test_gates_probe_of_an_apt_run(tiny_models, data, afqmc_run, tmp_path):
         probe_gates(weights, data_dir=data, progress=False, log=lambda m: None)
 
 
-@pytest.mark.slow
 def test_run_command_with_method_flags_and_its_errors(tiny_models, data, tmp_path):
     tiny = tiny_models['bert']
     base = [sys.executable, os.path.join(ROOT, 'fl_tuning_bert', 'afqmc.py'), '--data-dir', data,

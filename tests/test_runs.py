@@ -58,7 +58,6 @@ def epochs_of(record_path):
 
 # -- tuned-weights files and predict ------------------------------------------------
 
-@pytest.mark.slow
 def test_predict_from_tuned_weights_reproduces_the_submission(tiny_models, data, tmp_path):
     summary = run(tiny_models['nezha'], data, tmp_path / 'run')
     manifest = read_manifest(summary['weights'])
@@ -136,7 +135,6 @@ def test_bert_base_tuned_weights_are_under_4_percent_of_all_weights(tmp_path):
 
 # -- seeds ------------------------------------------------------------------------------
 
-@pytest.mark.slow
 def test_same_seed_gives_identical_runs(tiny_models, data, tmp_path):
     first = run(tiny_models['roformer'], data, tmp_path / 'a', task='c3')
     second = run(tiny_models['roformer'], data, tmp_path / 'b', task='c3')
@@ -163,7 +161,6 @@ def epochs_done(record_path):
         return 0
 
 
-@pytest.mark.slow
 def test_killed_runs_resume_to_the_uninterrupted_result(tiny_models, tmp_path):
     data = write_clue_fixtures(str(tmp_path / 'data'), tasks=['afqmc'], counts=(300, 40, 10))
     args = ['--backbone', 'bert', '--task', 'afqmc', '--data-dir', data,
@@ -256,7 +253,6 @@ def test_record_has_every_epoch_and_a_summary(tiny_models, data, tmp_path):
     assert final == json.loads(json.dumps(summary))
 
 
-@pytest.mark.slow
 def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
     runs = tmp_path / 'runs'
     run(tiny_models['bert'], data, runs / 'bert-fl-seed1', task='afqmc', epochs=1, seed=1, prompt_size=0)
@@ -314,7 +310,6 @@ def uncrashed(tiny_models, data, computed_once):
     return computed_once('uncrashed-c3', compute)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize('point', ['evaluation', 'saving state', 'saving weights', 'writing submission'])
 def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, uncrashed, tmp_path, monkeypatch,
                                                         point):

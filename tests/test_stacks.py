@@ -23,8 +23,6 @@ from fl_tuning.compat import TF2
 from conftest import ROOT, built_venv
 from stack_probe import CROSSING_RUNS, crossing_dir
 
-pytestmark = pytest.mark.slow  # the first to ask computes both stacks' probes
-
 TOLERANCE = 1e-5
 VENVS = {'tf1': ('.venv', []), 'tf2': ('.venv-tf2', ['--stack', 'tf2'])}
 PROBES = os.path.join(ROOT, '.stack-probes')

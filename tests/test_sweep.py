@@ -39,7 +39,6 @@ def without_timings(lines):
             for line in lines[1:-1]]
 
 
-@pytest.mark.slow
 def test_a_grid_of_four_runs_on_two_workers(tiny_models, data, tmp_path):
     output = tmp_path / 'runs'
     result = sweep(*sweep_command(tiny_models['bert'], data, output, '--tasks', 'afqmc,tnews',
@@ -62,7 +61,6 @@ def test_a_grid_of_four_runs_on_two_workers(tiny_models, data, tmp_path):
     assert 'grid: 4/4 done (4 skipped as complete)' in again.stderr.decode()
 
 
-@pytest.mark.slow
 def test_a_killed_sweep_skips_finished_runs_and_resumes_the_killed_one(tiny_models, data, tmp_path):
     tiny = tiny_models['bert']
     flags = ['--tasks', 'afqmc', '--methods', 'fl', '--seeds', '1,2', '--run-args', '--epochs 3']
@@ -93,7 +91,6 @@ def test_a_killed_sweep_skips_finished_runs_and_resumes_the_killed_one(tiny_mode
     assert without_timings(record(output, name, 'afqmc')) == without_timings(record(reference, name, 'afqmc'))
 
 
-@pytest.mark.slow
 def test_a_failing_run_does_not_stop_the_others(tiny_models, data, tmp_path):
     output = tmp_path / 'runs'
     result = sweep(*sweep_command(tiny_models['bert'], data, output, '--tasks', 'csl,afqmc',
@@ -108,7 +105,6 @@ def test_a_failing_run_does_not_stop_the_others(tiny_models, data, tmp_path):
     assert 'summary' in record(output, 'bert/afqmc/fl/full/seed1', 'afqmc')[-1]
 
 
-@pytest.mark.slow
 def test_dry_run_and_slurm_give_every_run_as_a_runnable_command(tiny_models, data, tmp_path):
     tiny = tiny_models['bert']
     grid = tmp_path / 'grid.yaml'
