@@ -130,9 +130,12 @@ END_TO_END = [(task, 'bert') for task in TASK_NAMES] + [
 @pytest.mark.parametrize('task,backbone', END_TO_END)
 def test_every_task_runs_end_to_end(tiny_models, clue_data, tmp_path, backbone, task):
     tiny = tiny_models[backbone]
-    # FL-tuning everywhere; P-tuning v2 as well on NEZHA, as the original allows
+    # FL-tuning everywhere; P-tuning v2 as well on NEZHA, as the original allows. The
+    # task's own maxlen on BERT, 128 on the others: no backbone's code depends on it,
+    # and c3's and cmrc2018's 512 costs time.
     config = RunConfig(backbone, task, clue_data, tiny.directory, str(tmp_path),
                        ffn_prompt_size=8, prompt_size=2 if backbone == 'nezha' else 0,
+                       maxlen=None if backbone == 'bert' else 128,
                        epochs=1, seed=0, progress=False, write_dev_predictions=True)
     summary = Run(config, log=lambda message: None).execute()
     check_dev_predictions(task, clue_data, summary)
