@@ -1,8 +1,8 @@
 # Sourced by the setup scripts: what building a venv from a requirements file shares.
 
 # lock_venv VENV: hold VENV.lock until the script ends, so that a second build of the
-# same venv (CI building it in the background while a test asks for it) waits for the
-# first and then finds it current. Without flock(1) (macOS) it does not wait.
+# same venv (two test workers that both need it) waits for the first and then finds
+# it current. Without flock(1) (macOS) it does not wait.
 lock_venv() {
   exec 9>"$1.lock"
   if command -v flock >/dev/null; then flock 9; fi

@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def built_venv(venv, setup_command, no_python_message):
     """VENV's Python, built by the project's own set-up script (once for all test
-    workers and CI's background build: the script waits on the venv's lock); the test
+    workers: the script waits on the venv's lock); the test
     is skipped when the script finds no Python for it (its message contains
     ``no_python_message``)."""
     result = subprocess.run(['bash'] + setup_command, stdout=subprocess.PIPE,
