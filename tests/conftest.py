@@ -24,9 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def built_venv(venv, setup_command, no_python_message):
     """VENV's Python, built by the project's own set-up script (once for all test
-    workers: the script waits on the venv's lock); the test
-    is skipped when the script finds no Python for it (its message contains
-    ``no_python_message``)."""
+    workers: the script waits on the venv's lock); the test is skipped when the
+    script finds no Python for it (its message contains ``no_python_message``)."""
     result = subprocess.run(['bash'] + setup_command, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, cwd=ROOT)
     output = result.stdout.decode()

@@ -299,7 +299,8 @@ def crash_on_call(module, name, number, monkeypatch, when=lambda *args: True):
     monkeypatch.setattr(module, name, wrapper)
 
 
-CRASHING = dict(task='c3', epochs=3, learning_rate=1e-2, maxlen=128)  # c3's 512 costs time; resuming does not depend on it
+# c3's 512 costs time and resuming does not depend on it
+CRASHING = dict(task='c3', epochs=3, learning_rate=1e-2, maxlen=128)
 
 
 @pytest.fixture
