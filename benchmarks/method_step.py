@@ -13,12 +13,13 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fl_tuning.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
+from fl_tuning.keras.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
-from fl_tuning import build_model, parameter_report  # noqa: E402
-from fl_tuning.methods import create_methods, resolve_method_set  # noqa: E402
+from fl_tuning.keras.models import build_model, parameter_report  # noqa: E402
+from fl_tuning.keras.methods import keras_methods  # noqa: E402
+from fl_tuning.methods import resolve_method_set  # noqa: E402
 from fl_tuning.methods.base import CLS_ID, SEP_ID  # noqa: E402
-from fl_tuning.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
+from fl_tuning.testing.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
 
 from training_step import time_training_step  # noqa: E402
 
@@ -50,7 +51,7 @@ def main():
             names = method.split(',')
             sizes = {'ffn_prompt_size': args.size if 'fl' in names else None,
                      'prompt_size': args.size if set(names) & {'ptv2', 'apt', 'prompt'} else None}
-            methods = create_methods(resolve_method_set(method, **sizes))
+            methods = keras_methods(resolve_method_set(method, **sizes))
             for m in methods:
                 m.prepare([[CLS_ID, SEP_ID]])  # the benchmark's sequences: [CLS] ... [SEP]
             K.clear_session()

@@ -14,11 +14,11 @@ import time
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fl_tuning.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
+from fl_tuning.keras.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
-from fl_tuning.fixtures import write_clue_fixtures  # noqa: E402
+from fl_tuning.testing.fixtures import write_clue_fixtures  # noqa: E402
 from fl_tuning.run import PHASES, Run, RunConfig  # noqa: E402
-from fl_tuning.tiny import write_tiny_model  # noqa: E402
+from fl_tuning.testing.tiny import write_tiny_model  # noqa: E402
 
 
 def main():

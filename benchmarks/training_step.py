@@ -16,12 +16,12 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-from fl_tuning.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
+from fl_tuning.keras.compat import STACK, K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
-from fl_tuning import build_model, last_layer_name  # noqa: E402
+from fl_tuning.keras.models import build_model, last_layer_name  # noqa: E402
 from fl_tuning.methods.base import CLS_ID, SEP_ID  # noqa: E402
-from fl_tuning.optimizers import get_optimizer  # noqa: E402
-from fl_tuning.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
+from fl_tuning.keras.optimizers import get_optimizer  # noqa: E402
+from fl_tuning.testing.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
 
 
 def time_training_step(transformer, args):

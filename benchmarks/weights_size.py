@@ -11,10 +11,11 @@ import tempfile
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fl_tuning.models import build_model  # noqa: E402
+from fl_tuning.keras.heads import build_task_model  # noqa: E402
+from fl_tuning.keras.models import build_model  # noqa: E402
 from fl_tuning.tasks import get_task  # noqa: E402
-from fl_tuning.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
-from fl_tuning.weights import save_tuned_weights  # noqa: E402
+from fl_tuning.testing.tiny import BERT_BASE_CONFIG, write_config  # noqa: E402
+from fl_tuning.keras.weights import save_tuned_weights  # noqa: E402
 
 
 def main():
@@ -30,7 +31,7 @@ def main():
                           dict(BERT_BASE_CONFIG, vocab_size=args.vocab_size))
     transformer = build_model('bert', config, None, ffn_prompt_size=args.ffn_prompt_size,
                               prompt_size=args.prompt_size)
-    model, _ = get_task(args.task).build(transformer)
+    model, _ = build_task_model(get_task(args.task), transformer)
     tuned = os.path.join(folder, 'tuned.weights')
     full = os.path.join(folder, 'full.weights')
     save_tuned_weights(model, tuned, {'task': args.task})

@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-BACKBONES = ('bert', 'nezha', 'roformer')
+from fl_tuning.backbones import BACKBONES
+
 ORIGINAL_FOLDERS = {'bert': 'FL-Tuning-BERT', 'nezha': 'FL-Tuning-NEZHA', 'roformer': 'FL-Tuning-RoFormer'}
 
 RUN_EXAMPLE = '''example:
@@ -45,11 +46,11 @@ def file_names(text):
     return names
 
 
-def quiet_tensorflow():
+def quiet_warnings():
+    """Library deprecation warnings are not the user's business (TensorFlow's own
+    logs are quieted where the Keras side is imported)."""
     import warnings
     warnings.filterwarnings('ignore')
-    import tensorflow as tf
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
 
 
 def add_run_arguments(parser, with_backbone_and_task=True):
@@ -139,7 +140,7 @@ def run_config(args, backbone, task):
 
 
 def execute_run(config):
-    from bert4keras.backend import K
+    from fl_tuning.keras.compat import K
     from fl_tuning.run import Run
     summary = Run(config).execute()
     K.clear_session()
@@ -172,7 +173,7 @@ def command_demo(args):
 
 
 def command_predict(args):
-    from bert4keras.backend import K
+    from fl_tuning.keras.compat import K
     from fl_tuning.predict import predict
     for path in predict(args.weights, args.model_dir, data_dir=args.data_dir,
                         output_dir=args.output_dir, test_file=args.test_file, output=args.output,
@@ -207,7 +208,7 @@ def command_summarize(args):
 
 
 def command_gates(args):
-    from bert4keras.backend import K
+    from fl_tuning.keras.compat import K
     from fl_tuning.gates import gates_table, probe_gates
     rows = probe_gates(args.weights, model_dir=args.model_dir, data_dir=args.data_dir,
                        checkpoint=args.checkpoint, progress=not args.no_progress)
@@ -291,11 +292,11 @@ def command_pack(args):
 
 
 def command_params(args):
-    from bert4keras.backend import K
-    from fl_tuning.methods import create_methods
+    from fl_tuning.keras.compat import K
+    from fl_tuning.keras.methods import keras_methods
+    from fl_tuning.keras.models import build_model, parameter_report
     from fl_tuning.methods.base import CLS_ID, SEP_ID
-    from fl_tuning.models import build_model, parameter_report
-    methods = create_methods(method_set(args))
+    methods = keras_methods(method_set(args))
     for method in methods:
         method.prepare([[CLS_ID] + [SEP_ID] * (args.pasta_slots - 1)])
     report = parameter_report(build_model(args.backbone, args.config, None, methods=methods))
@@ -496,7 +497,7 @@ def guarded(function, args):
 
 
 def main(argv=None):
-    quiet_tensorflow()  # building the parser imports the tasks and methods, and so Keras
+    quiet_warnings()
     args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()
@@ -506,7 +507,7 @@ def main(argv=None):
 
 def task_script_main(script_path, argv=None):
     """Entry of ``fl_tuning_<backbone>/<task>.py``: that task on that backbone."""
-    quiet_tensorflow()
+    quiet_warnings()
     folder = os.path.basename(os.path.dirname(os.path.abspath(script_path)))
     backbone = folder[len('fl_tuning_'):]
     task = os.path.splitext(os.path.basename(script_path))[0]

@@ -1,6 +1,6 @@
 """The bundled demo: the whole pipeline of a real run on a tiny random model.
 
-It writes a tiny Google-format checkpoint (fl_tuning.tiny), then runs the tnews task
+It writes a tiny Google-format checkpoint (fl_tuning.testing.tiny), then runs the tnews task
 with FL-tuning on the tnews-format data the package ships (fl_tuning/demo_data):
 training, dev evaluation, best-epoch choice, the CLUE submission files. The model is
 tiny and random, so the hyperparameters are the demo's own (a higher learning rate,
@@ -9,7 +9,7 @@ few epochs) and the figures show the machinery working, not FL-tuning's quality.
 import os
 
 from fl_tuning.run import Run, RunConfig
-from fl_tuning.tiny import write_tiny_model
+from fl_tuning.testing.tiny import write_tiny_model
 
 DEMO_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'demo_data')
 DEMO_SETTINGS = dict(task='tnews', ffn_prompt_size=16, epochs=10, batch_size=16, learning_rate=1e-2,

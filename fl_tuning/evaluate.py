@@ -5,7 +5,7 @@ import json
 import os
 
 from fl_tuning.errors import InputError
-from fl_tuning.io import BadLines, DataErrors
+from fl_tuning.data_files import BadLines, DataErrors
 from fl_tuning.tasks import get_task
 
 

@@ -14,17 +14,18 @@ import json
 import os
 
 import numpy as np
-from bert4keras.backend import K
+from fl_tuning.keras.compat import K
 
-from fl_tuning.checkpoints import read_config, write_checkpoint
+from fl_tuning.keras.checkpoints import read_config, write_checkpoint
 from fl_tuning.errors import InputError
 from fl_tuning.hf_layout import hf_config, hf_weights
-from fl_tuning.io import atomic_directory
+from fl_tuning.data_files import atomic_directory
 from fl_tuning.methods import REGISTRY, describe
-from fl_tuning.models import last_layer_name
+from fl_tuning.keras.heads import exported_head
+from fl_tuning.keras.models import last_layer_name
 from fl_tuning.saved_run import SavedRun
 from fl_tuning.tasks.base import collate
-from fl_tuning.weights import library_versions
+from fl_tuning.keras.weights import library_versions
 
 GOLDEN_SIZE = 8
 EXPORT_RECORD = 'export.json'
@@ -45,7 +46,7 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
     variables = checkpoint_variables(transformer)
     for method in transformer.tuning_methods:
         method.fold(transformer, config, variables)
-    head, head_weights = saved.task.head(model)
+    head, head_weights = exported_head(saved.task, model)
     head['task'] = saved.task.name
     golden = golden_outputs(saved, transformer, model, examples)
     vocabulary = ''.join(token + '\n' for token, _ in sorted(saved.token_dict.items(), key=lambda t: t[1]))

@@ -4,14 +4,15 @@ which layers a task relies on)."""
 import os
 
 import numpy as np
-from bert4keras.backend import K
+from fl_tuning.keras.compat import K
 
 from fl_tuning.errors import InputError
-from fl_tuning.inference import progress_bar
-from fl_tuning.methods.apt import gate_name
+from fl_tuning.prediction import progress_bar
+from fl_tuning.keras.methods.apt import gate_name
 from fl_tuning.saved_run import SavedRun
 from fl_tuning.tasks.base import batches, collate
-from fl_tuning.weights import manifest_method_set, read_manifest
+from fl_tuning.keras.weights import read_manifest
+from fl_tuning.manifests import manifest_method_set
 
 
 def probe_gates(weights_path, model_dir=None, data_dir='./clue_dataset', checkpoint=None,

@@ -5,7 +5,7 @@ import zipfile
 from collections import OrderedDict
 
 from fl_tuning.errors import InputError
-from fl_tuning.io import atomic_path
+from fl_tuning.data_files import atomic_path
 from fl_tuning.tasks import TASK_NAMES, get_task
 
 

@@ -3,7 +3,7 @@ gives the run's CLUE submission files, without training."""
 import os
 
 from fl_tuning.errors import InputError
-from fl_tuning.inference import write_submission
+from fl_tuning.prediction import write_submission
 from fl_tuning.saved_run import SavedRun
 
 
@@ -25,6 +25,6 @@ def predict(weights_path, model_dir, data_dir='./clue_dataset', output_dir='.', 
             raise InputError('data file not found: %s' % source)
     tests = saved.read([source for source, _ in jobs], 'test')
     _, model = saved.build()
-    return [write_submission(model, task, saved.tokenizer, examples, saved.encode(examples),
+    return [write_submission(model.predict_on_batch, task, saved.tokenizer, examples, saved.encode(examples),
                              task.hyperparameters['batch_size'], path, progress)
             for examples, (_, path) in zip(tests, jobs)]

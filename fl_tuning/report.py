@@ -12,7 +12,7 @@ import numpy as np
 
 from fl_tuning.errors import InputError
 from fl_tuning.few_shot import few_shot_k
-from fl_tuning.io import write_atomically
+from fl_tuning.data_files import write_atomically
 from fl_tuning.records import method_label, read_records
 from fl_tuning.tasks import TASK_NAMES, get_task
 
@@ -24,16 +24,16 @@ PAPER_CONVERGENCE_RATIO = 1.17
 class RunRecord(object):
     """One run's record, read once."""
 
-    def __init__(self, path, lines):
-        run = lines[0]['run']
-        self.path = path
+    def __init__(self, record):
+        run = record.run
+        self.path = record.path
         self.backbone, self.task = run['backbone'], run['task']
         self.method = method_label(run)
         sample = (run.get('few_shot') or {}).get('train')
         self.setting = 'few%d' % sample['k'] if sample else 'full'
         self.seed = run['seed']
-        self.epochs = [line for line in lines if 'epoch' in line]
-        summary = lines[-1].get('summary')
+        self.epochs = record.epochs
+        summary = record.summary
         self.complete = summary is not None
         self.total_epochs = run['hyperparameters']['epochs']
         self.metric = summary['metric'] if summary else (next(iter(self.epochs[0]['dev'])) if self.epochs else '')
@@ -106,7 +106,7 @@ def read_external(name, path):
 
 
 def collect(runs_dir):
-    runs = [RunRecord(path, lines) for path, lines in read_records(runs_dir)]
+    runs = [RunRecord(record) for record in read_records(runs_dir)]
     if not runs:
         raise InputError('no run records (records/*.jsonl) below %s' % runs_dir)
     return runs

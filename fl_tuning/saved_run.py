@@ -3,13 +3,15 @@ was tuned from gives the task model, ready to predict or to be probed."""
 import os
 
 from fl_tuning.errors import InputError
-from fl_tuning.io import BadLines, DataErrors
-from fl_tuning.methods import create_methods
-from fl_tuning.model_files import ModelFiles
-from fl_tuning.models import build_model
+from fl_tuning.data_files import BadLines, DataErrors
+from fl_tuning.keras.heads import build_task_model
+from fl_tuning.keras.methods import keras_methods
+from fl_tuning.keras.model_files import ModelFiles
+from fl_tuning.keras.models import build_model
 from fl_tuning.tasks import get_task
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
-from fl_tuning.weights import check_manifest, load_tuned_weights, manifest_method_set, read_manifest
+from fl_tuning.keras.weights import load_tuned_weights, read_manifest
+from fl_tuning.manifests import check_manifest, manifest_method_set
 
 
 class SavedRun(object):
@@ -22,8 +24,7 @@ class SavedRun(object):
             raise InputError('tuned-weights file not found: %s' % weights_path)
         self.weights_path = weights_path
         self.manifest = manifest = read_manifest(weights_path)
-        self.task = get_task(manifest['task'])
-        self.task.hyperparameters = manifest['hyperparameters']
+        self.task = get_task(manifest['task'], hyperparameters=manifest['hyperparameters'])
         self.task.restore(manifest['task_state'])
         self.files = ModelFiles(model_dir, checkpoint, manifest['backbone'], log)
         self.method_set = manifest_method_set(manifest)
@@ -60,8 +61,8 @@ class SavedRun(object):
     def build(self):
         """(bert4keras transformer, task model) with the tuned weights loaded."""
         transformer = build_model(self.manifest['backbone'], self.files.config, self.files.checkpoint,
-                                  methods=create_methods(self.method_set), keep_tokens=self.keep_tokens,
+                                  methods=keras_methods(self.method_set), keep_tokens=self.keep_tokens,
                                   fused_feed_forward=self.manifest['fused_feed_forward'])
-        model, _ = self.task.build(transformer)
+        model, _ = build_task_model(self.task, transformer)
         load_tuned_weights(model, self.weights_path, self.expected)
         return transformer, model

@@ -3,24 +3,22 @@ import csv
 import io
 import os
 
-from fl_tuning.io import write_atomically
+from fl_tuning.data_files import write_atomically
 from fl_tuning.records import method_label, read_records
 
 COLUMNS = ('task', 'backbone', 'method', 'ffn_prompt_size', 'prompt_size', 'seed', 'metric',
            'best_dev', 'best_epoch', 'epochs', 'trainable_parameters', 'seconds', 'status', 'record')
 
 
-def record_row(path, lines):
+def record_row(record):
     """A table row from one run record (finished or not)."""
-    run = lines[0]['run']
-    epochs = [line for line in lines if 'epoch' in line]
-    summary = lines[-1].get('summary')
+    run, epochs, summary = record.run, record.epochs, record.summary
     row = {
         'task': run['task'], 'backbone': run['backbone'],
         'method': method_label(run),
         'ffn_prompt_size': run['ffn_prompt_size'], 'prompt_size': run['prompt_size'],
         'seed': run['seed'], 'epochs': '%d/%d' % (len(epochs), run['hyperparameters']['epochs']),
-        'seconds': round(sum(e['seconds'] for e in epochs), 1), 'record': path,
+        'seconds': round(sum(e['seconds'] for e in epochs), 1), 'record': record.path,
     }
     if summary is not None:
         row.update(metric=summary['metric'], best_dev=summary['best_dev'][summary['metric']],
@@ -37,7 +35,7 @@ def record_row(path, lines):
 
 
 def collect(runs_dir):
-    rows = [record_row(path, lines) for path, lines in read_records(runs_dir)]
+    rows = [record_row(record) for record in read_records(runs_dir)]
     rows.sort(key=lambda r: (r['task'], r['backbone'], r['method'], str(r['seed']), r['record']))
     return rows
 

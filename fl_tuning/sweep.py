@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 
+from fl_tuning.backbones import BACKBONES
 from fl_tuning.errors import InputError
 from fl_tuning.few_shot import FULL, few_shot_k
-from fl_tuning.io import write_atomically
+from fl_tuning.data_files import write_atomically
 from fl_tuning.methods import REGISTRY, flag_name, label, parse_method_names
-from fl_tuning.models import BACKBONE_CLASSES
+from fl_tuning.records import read_record, record_path
 from fl_tuning.tasks import TASK_NAMES
 
 GRID_KEYS = ('backbones', 'tasks', 'methods', 'seeds', 'settings', 'data_dir', 'output_dir',
@@ -43,9 +44,9 @@ class Grid(object):
             if not values:
                 raise InputError('the grid has no %s' % name)
         for backbone, model_dir in self.backbones.items():
-            if backbone not in BACKBONE_CLASSES:
+            if backbone not in BACKBONES:
                 raise InputError('grid: unknown backbone %r (choose from %s)' % (
-                    backbone, ', '.join(BACKBONE_CLASSES)))
+                    backbone, ', '.join(BACKBONES)))
             if not os.path.isdir(model_dir):
                 raise InputError('grid: model dir of %s not found: %s' % (backbone, model_dir))
         for task in self.tasks:
@@ -107,12 +108,8 @@ class Run(object):
 
     def complete(self):
         """Whether the run's record ends with its summary."""
-        path = os.path.join(self.directory, 'records', '%s.jsonl' % self.task)
-        if not os.path.isfile(path):
-            return False
-        with open(path, encoding='utf-8') as f:
-            lines = [line for line in f if line.strip()]
-        return bool(lines) and 'summary' in json.loads(lines[-1])
+        record = read_record(record_path(self.directory, self.task))
+        return record is not None and record.complete
 
 
 def read_grid_file(path):

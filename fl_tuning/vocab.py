@@ -1,9 +1,9 @@
 """Vocabulary and tokenizer as the original builds them (simplified vocabulary)."""
 import os
 
-from bert4keras.tokenizers import Tokenizer, load_vocab
 
 from fl_tuning.errors import InputError
+from fl_tuning.text import Tokenizer, read_vocabulary, simplified_vocabulary
 
 # Kept first, in this order, by the original's vocabulary simplification.
 SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + [
@@ -18,13 +18,12 @@ def load_vocabulary(vocab_path):
     """
     if not os.path.isfile(vocab_path):
         raise InputError('vocabulary not found: %s' % vocab_path)
-    with open(vocab_path, encoding='utf-8') as f:
-        tokens = set(line.split()[0] if line.split() else line.strip() for line in f)
-    missing = [t for t in SPECIAL_TOKENS if t not in tokens]
+    token_dict = read_vocabulary(vocab_path)
+    missing = [t for t in SPECIAL_TOKENS if t not in token_dict]
     if missing:
         raise InputError('%s: missing special token(s) %s' % (vocab_path, ', '.join(missing[:5])))
-    return load_vocab(vocab_path, simplified=True, startswith=SPECIAL_TOKENS)
+    return simplified_vocabulary(token_dict, SPECIAL_TOKENS)
 
 
 def build_tokenizer(token_dict):
-    return Tokenizer(token_dict, do_lower_case=True)
+    return Tokenizer(token_dict)

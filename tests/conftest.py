@@ -12,13 +12,28 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fl_tuning.compat import K, keras  # noqa: E402 (chooses the stack before bert4keras)
+from fl_tuning.keras.compat import K, keras  # noqa: E402 (chooses the stack before bert4keras)
 
-from fl_tuning.models import last_layer_name  # noqa: E402
+from fl_tuning.keras.models import last_layer_name  # noqa: E402
 
-from fl_tuning.tiny import write_tiny_model  # noqa: E402
+from fl_tuning.testing.tiny import write_tiny_model  # noqa: E402
 
 BACKBONES = ['bert', 'nezha', 'roformer']
+
+
+def pytest_addoption(parser):
+    parser.addoption('--full', action='store_true',
+                     help='the full tier: also the tests marked full (both TF stacks, the stack probe, '
+                          'export and the modern checks, crash-and-resume, every backbone end to end)')
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without --full, the tests marked full are deselected (the quick tier)."""
+    if config.getoption('--full'):
+        return
+    quick = [item for item in items if 'full' not in item.keywords]
+    config.hook.pytest_deselected(items=[item for item in items if 'full' in item.keywords])
+    items[:] = quick
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -36,7 +51,7 @@ def built_venv(venv, setup_command, no_python_message):
 
 
 class TinyModel(object):
-    """Paths of a tiny checkpoint written by fl_tuning.tiny."""
+    """Paths of a tiny checkpoint written by fl_tuning.testing.tiny."""
 
     def __init__(self, backbone, directory):
         self.backbone = backbone

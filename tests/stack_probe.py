@@ -15,13 +15,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from fl_tuning.compat import STACK, K  # noqa: E402 (chooses the stack before bert4keras)
-from fl_tuning.determinism import SeededInitialValues  # noqa: E402
-from fl_tuning.fixtures import write_clue_fixtures  # noqa: E402
-from fl_tuning.methods import METHOD_NAMES, create_methods, resolve_method_set  # noqa: E402
-from fl_tuning.models import build_model, last_layer_name  # noqa: E402
+from fl_tuning.keras.compat import STACK, K  # noqa: E402 (chooses the stack before bert4keras)
+from fl_tuning.keras.determinism import SeededInitialValues  # noqa: E402
+from fl_tuning.testing.fixtures import write_clue_fixtures  # noqa: E402
+from fl_tuning.keras.methods import keras_methods  # noqa: E402
+from fl_tuning.methods import METHOD_NAMES, resolve_method_set  # noqa: E402
+from fl_tuning.keras.models import build_model, last_layer_name  # noqa: E402
 from fl_tuning.run import Run, RunConfig  # noqa: E402
-from fl_tuning.tiny import write_tiny_model  # noqa: E402
+from fl_tuning.testing.tiny import write_tiny_model  # noqa: E402
 from fl_tuning.vocab import load_vocabulary  # noqa: E402
 
 BACKBONES = ['bert', 'nezha', 'roformer']
@@ -56,7 +57,7 @@ def last_layer_outputs(backbone, model_dir, method):
     """On the checkpoint, with the method's weights drawn from the seed."""
     K.clear_session()
     _, keep_tokens = load_vocabulary(os.path.join(model_dir, 'vocab.txt'))
-    methods = create_methods(method_set(method))
+    methods = keras_methods(method_set(method))
     for m in methods:
         m.prepare(TOKEN_IDS)  # PASTA: its special tokens
     initial_values = SeededInitialValues(SEED)

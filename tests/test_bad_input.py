@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from fl_tuning.cli import main
-from fl_tuning.fixtures import write_clue_fixtures
-from fl_tuning.tiny import write_tiny_model
+from fl_tuning.testing.fixtures import write_clue_fixtures
+from fl_tuning.testing.tiny import write_tiny_model
 
 
 @pytest.fixture(scope='module')

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fl_tuning import build_model, load_vocabulary
-from fl_tuning.checkpoints import write_checkpoint
+from fl_tuning.keras.models import build_model
+from fl_tuning.vocab import load_vocabulary
+from fl_tuning.keras.checkpoints import write_checkpoint
 from fl_tuning.errors import CheckpointError, ConfigError, InputError
 from fl_tuning.vocab import SPECIAL_TOKENS
 

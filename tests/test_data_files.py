@@ -10,7 +10,7 @@ from bert4keras.backend import K
 
 from fl_tuning.cli import main
 from fl_tuning.errors import InputError
-from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.run import Run, RunConfig
 
 
@@ -119,7 +119,7 @@ def test_records_the_original_reads_are_read_its_way_counted_and_reported(
 
 
 def test_a_cmrc2018_answer_off_its_start_keeps_the_original_offsets(clean_data, tmp_path):
-    from fl_tuning.io import BadLines
+    from fl_tuning.data_files import BadLines
     from fl_tuning.tasks import get_task
     data_dir = copy_task(clean_data, tmp_path, 'cmrc2018')
     path = os.path.join(data_dir, 'cmrc2018', 'train.json')

@@ -9,7 +9,7 @@ import pytest
 
 from fl_tuning.errors import InputError
 from fl_tuning.evaluate import evaluate
-from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.tasks.spans import cmrc_exact, cmrc_f1, cmrc_segments
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

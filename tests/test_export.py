@@ -14,12 +14,15 @@ from bert4keras.models import build_transformer_model
 
 from fl_tuning.errors import InputError
 from fl_tuning.export import export, refuse_unfoldable
-from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.methods import REGISTRY, resolve_method_set
 from fl_tuning.run import Run, RunConfig
-from fl_tuning.tiny import write_tiny_model
+from fl_tuning.testing.tiny import write_tiny_model
 
 from conftest import ROOT, built_venv
+
+# Full tier: the checks run in .venv-modern (built on first use) and export every backbone.
+pytestmark = pytest.mark.full
 # Every method the export folds, each on a task with another head, two per backbone:
 # every backbone and every head is exported in two combinations.
 RUNS = {

@@ -10,8 +10,8 @@ import pytest
 from bert4keras.backend import K
 
 from fl_tuning import few_shot
-from fl_tuning.fixtures import write_clue_fixtures
-from fl_tuning.io import BadLines
+from fl_tuning.testing.fixtures import write_clue_fixtures
+from fl_tuning.data_files import BadLines
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.tasks import get_task
 
@@ -45,7 +45,7 @@ def test_k_examples_per_label(data):
 def test_the_same_k_and_seed_give_the_same_sample_in_another_process_and_other_seeds_differ(data):
     task, examples = read(data, 'afqmc')
     _, ids = few_shot.draw(task, examples, 3, seed=11)
-    code = ('import json, sys; from fl_tuning import few_shot; from fl_tuning.io import BadLines; '
+    code = ('import json, sys; from fl_tuning import few_shot; from fl_tuning.data_files import BadLines; '
             'from fl_tuning.tasks import get_task; t = get_task("afqmc"); '
             'e = t.read([sys.argv[1]], "train", BadLines()); print(json.dumps(few_shot.draw(t, e, 3, 11)[1]))')
     output = subprocess.check_output([sys.executable, '-c', code, os.path.join(data, 'afqmc', 'train.json')],
@@ -112,7 +112,7 @@ def test_a_few_shot_run_records_its_sample_and_the_written_file_reruns_to_the_sa
     folder = tmp_path / 'few' / 'few_shot' / 'tnews' / 'train-k2-seed9'
     with open(str(folder / 'train.json')) as f:
         assert len(f.readlines()) == sample['examples'] == 2 * 15
-    from fl_tuning.weights import read_manifest
+    from fl_tuning.keras.weights import read_manifest
     assert read_manifest(summary['weights'])['few_shot']['train'] == sample
 
     _, rerun = run('rerun', train_files=[str(folder / 'train.json')])

@@ -11,12 +11,12 @@ import pytest
 from bert4keras.backend import K
 
 from fl_tuning.errors import InputError
-from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.gates import probe_gates
 from fl_tuning.methods import resolve_method_set
 from fl_tuning.predict import predict
 from fl_tuning.run import Run, RunConfig
-from fl_tuning.weights import read_manifest
+from fl_tuning.keras.weights import read_manifest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES = {'ffn_prompt_size': 4, 'prompt_size': 2}
@@ -80,7 +80,8 @@ def afqmc_run(tiny_models, data, computed_once):
     return summary
 
 
-@pytest.mark.parametrize('method', ['fl', 'ptv2', 'prompt', 'ln', 'pasta', 'apt', 'finetune'])
+@pytest.mark.parametrize('method', ['fl', 'ptv2', 'prompt', 'ln', 'pasta', 'apt',
+                                    pytest.param('finetune', marks=pytest.mark.full)])
 def test_every_method_trains_saves_and_predicts_on_a_classification_task(tiny_models, data, afqmc_run,
                                                                          tmp_path, method):
     tiny = tiny_models['bert']
@@ -107,7 +108,8 @@ def test_every_method_trains_saves_and_predicts_on_a_classification_task(tiny_mo
 
 # fl and ln leave the sequence as it is: fl is the end-to-end cluener run, fl,ln on
 # RoFormer the stack probe's (tests/stack_probe.py), whose submission both stacks write.
-@pytest.mark.parametrize('method', ['ptv2', 'prompt', 'pasta', 'apt', 'finetune', 'ptv2,pasta'])
+@pytest.mark.parametrize('method', ['ptv2', 'prompt', 'pasta', 'apt', 'ptv2,pasta',
+                                    pytest.param('finetune', marks=pytest.mark.full)])
 def test_every_method_runs_cluener(tiny_models, data, tmp_path, method):
     summary = run(tiny_models['roformer'], data, tmp_path / 'run', 'cluener', method)
     assert summary['method'] == method.replace(',', '+')
@@ -117,7 +119,7 @@ def test_every_method_runs_cluener(tiny_models, data, tmp_path, method):
 
 
 @pytest.mark.parametrize('task', ['c3', 'cmrc2018'])
-@pytest.mark.parametrize('method', ['finetune', 'prompt', 'pasta'])
+@pytest.mark.parametrize('method', [pytest.param('finetune', marks=pytest.mark.full), 'prompt', 'pasta'])
 def test_methods_that_touch_the_sequence_run_multiple_choice_and_reading_comprehension(
         tiny_models, data, tmp_path, task, method):
     # maxlen 128: the methods' path through the sequence is the same, 512 costs time

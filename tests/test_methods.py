@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 from bert4keras.backend import K
 
-from fl_tuning import build_model, last_layer_name, load_vocabulary
+from fl_tuning.keras.models import build_model, last_layer_name, parameter_report
+from fl_tuning.vocab import load_vocabulary
 from fl_tuning.errors import InputError
-from fl_tuning.methods import create_methods, default_learning_rate, resolve_method_set
-from fl_tuning.methods.apt import gate_name
-from fl_tuning.methods.pasta import special_token_occurrences
-from fl_tuning.optimizers import get_optimizer
+from fl_tuning.keras.methods import keras_methods
+from fl_tuning.methods import default_learning_rate, resolve_method_set
+from fl_tuning.methods.base import Dimensions
+from fl_tuning.keras.methods.apt import gate_name
+from fl_tuning.keras.methods.pasta import special_token_occurrences
+from fl_tuning.keras.optimizers import get_optimizer
 from fl_tuning.tasks import get_task
 from fl_tuning.vocab import build_tokenizer
 
@@ -25,7 +28,7 @@ SIZE = 3  # FL units, prefixes and prompt vectors in these tests
 
 
 def methods_for(method, **options):
-    methods = create_methods(resolve_method_set(method, **options))
+    methods = keras_methods(resolve_method_set(method, **options))
     for m in methods:
         m.prepare(padded_batch()[0])  # PASTA: two special tokens per sequence
     return methods
@@ -255,7 +258,7 @@ def test_pasta_finds_special_tokens_in_every_kind_of_encoding(tiny_models):
 
 
 def test_pasta_slots_come_from_the_data(tiny_models):
-    pasta = create_methods(resolve_method_set('pasta'))[0]
+    pasta = keras_methods(resolve_method_set('pasta'))[0]
     pasta.prepare([np.array([2, 5, 3]), np.array([2, 5, 3, 6, 3, 7, 3]), np.array([2, 3, 0, 0])])
     assert pasta.settings() == {'slots': 4}
 
@@ -315,3 +318,17 @@ def test_params_json_gives_the_closed_forms(tiny_models):
     assert report['total'] == frozen + report['methods']['fl'] + report['methods']['apt']
     report = params_json(tiny, '--backbone', 'nezha', '--method', 'finetune')
     assert report == {'methods': {'finetune': backbone}, 'trainable': backbone, 'total': frozen}
+
+
+@pytest.mark.parametrize('backbone', BACKBONES)
+def test_shared_counts_from_the_config_equal_the_built_models(tiny_models, backbone):
+    """The framework-free formulas, fed the sizes read from bert_config.json, give the
+    counts of the weights the Keras model really trains."""
+    tiny = tiny_models[backbone]
+    dimensions = Dimensions.of_config(tiny.config, backbone, len(load_vocabulary(tiny.vocab_path)[1]))
+    for method in METHOD_SETS:
+        K.clear_session()
+        transformer = build(tiny, method)
+        shared = [m.parameter_count(dimensions) for m in transformer.tuning_methods]
+        assert shared == [closed_form(method, tiny)], method
+        assert sum(shared) == parameter_report(transformer)['trainable'], method

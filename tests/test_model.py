@@ -4,11 +4,12 @@ import pytest
 from bert4keras.layers import FeedForward
 from bert4keras.models import build_transformer_model
 
-from fl_tuning import build_model, last_layer_name, load_vocabulary, parameter_report
-from fl_tuning.compat import K, keras
-from fl_tuning.layers import PREFIX_DROPOUT_RATE
-from fl_tuning.methods.fl import WidenedFeedForward
-from fl_tuning.models import BACKBONE_CLASSES
+from fl_tuning.keras.models import build_model, last_layer_name, parameter_report
+from fl_tuning.vocab import load_vocabulary
+from fl_tuning.keras.compat import K, keras
+from fl_tuning.keras.layers import PREFIX_DROPOUT_RATE
+from fl_tuning.keras.methods.fl import WidenedFeedForward
+from fl_tuning.keras.models import BACKBONE_CLASSES
 
 from conftest import BACKBONES, padded_batch
 from reference import ReferenceModel
@@ -168,7 +169,7 @@ def test_trainable_variables_have_the_original_roles(tiny_models):
     (0, 160, 2949120),  # 12 x 2 x 160 x 768
 ])
 def test_bert_base_trainable_parameters(tmp_path, ffn_prompt_size, prompt_size, expected):
-    from fl_tuning.tiny import BERT_BASE_CONFIG, write_config
+    from fl_tuning.testing.tiny import BERT_BASE_CONFIG, write_config
     config_path = write_config(str(tmp_path / 'bert_config.json'), BERT_BASE_CONFIG)
     transformer = build_model('bert', config_path, None, ffn_prompt_size=ffn_prompt_size,
                               prompt_size=prompt_size)

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from bert4keras.backend import K
 
-from fl_tuning import build_model, build_tokenizer, load_vocabulary
-from fl_tuning.fixtures import write_clue_fixtures
-from fl_tuning.inference import predict_results
-from fl_tuning.io import BadLines
+from fl_tuning.keras.heads import build_task_model
+from fl_tuning.keras.models import build_model
+from fl_tuning.vocab import build_tokenizer, load_vocabulary
+from fl_tuning.testing.fixtures import write_clue_fixtures
+from fl_tuning.prediction import predict_results
+from fl_tuning.data_files import BadLines
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate, prefetched
 
@@ -43,10 +45,10 @@ def test_predictions_by_length_equal_those_in_file_order(tiny_models, data, task
     encoded = [task.encode(e, tokenizer, task.hyperparameters).compact() for e in dev]
     lengths = [max(len(r) for r in e.inputs[0]) for e in encoded]
     assert len(set(lengths)) > 3  # so that the order and the padding really change
-    model, _ = task.build(build_model('bert', tiny.config_path, tiny.checkpoint_path, ffn_prompt_size=4,
+    model, _ = build_task_model(task, build_model('bert', tiny.config_path, tiny.checkpoint_path, ffn_prompt_size=4,
                                       keep_tokens=keep_tokens))
     before = in_file_order(model, task, encoded, 4)
-    after = predict_results(model, task, encoded, 4, False, 'dev')
+    after = predict_results(model.predict_on_batch, task, encoded, 4, False, 'dev')
     assert task.evaluate(dev, encoded, after) == task.evaluate(dev, encoded, before)
     if task_name == 'c3':  # padded choices are identical: their tie may fall either way
         logits_before, logits_after = task.choice_logits(before), task.choice_logits(after)

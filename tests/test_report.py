@@ -9,7 +9,7 @@ import pytest
 from bert4keras.backend import K
 
 from fl_tuning.errors import InputError
-from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.pack import pack
 from fl_tuning.report import write_report
 from fl_tuning.run import Run, RunConfig

@@ -15,16 +15,17 @@ import pytest
 from bert4keras.backend import K
 
 from fl_tuning.errors import InputError
-from fl_tuning.fixtures import write_clue_fixtures
-from fl_tuning.io import atomic_path, remove_partial_files, write_atomically
+from fl_tuning.testing.fixtures import write_clue_fixtures
+from fl_tuning.data_files import atomic_path, remove_partial_files, write_atomically
 from fl_tuning.methods import method_set_from_sizes
-from fl_tuning.models import build_model
+from fl_tuning.keras.heads import build_task_model
+from fl_tuning.keras.models import build_model
 from fl_tuning.predict import predict
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.summary import summarize
 from fl_tuning.tasks import get_task
-from fl_tuning.tiny import BERT_BASE_CONFIG, write_config, write_tiny_model
-from fl_tuning.weights import load_tuned_weights, read_manifest, save_tuned_weights
+from fl_tuning.testing.tiny import BERT_BASE_CONFIG, write_config, write_tiny_model
+from fl_tuning.keras.weights import load_tuned_weights, read_manifest, save_tuned_weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = dict(progress=False)
@@ -108,7 +109,7 @@ def test_tuned_weights_are_refused_on_another_checkpoint_or_other_sizes(tiny_mod
     K.clear_session()
     tiny = tiny_models['bert']
     transformer = build_model('bert', tiny.config_path, None, ffn_prompt_size=4, prompt_size=2)
-    model, _ = get_task('afqmc').build(transformer)
+    model, _ = build_task_model(get_task('afqmc'), transformer)
     with pytest.raises(InputError, match=re.escape(
             'was tuned with methods = fl(ffn_prompt_size=8), ptv2(prompt_size=2), but this model '
             'has fl(ffn_prompt_size=4), ptv2(prompt_size=2)')):
@@ -124,7 +125,7 @@ def test_tuned_weights_are_refused_on_another_checkpoint_or_other_sizes(tiny_mod
 def test_bert_base_tuned_weights_are_under_4_percent_of_all_weights(tmp_path):
     config_path = write_config(str(tmp_path / 'bert_config.json'), BERT_BASE_CONFIG)
     transformer = build_model('bert', config_path, None, ffn_prompt_size=160)
-    model, _ = get_task('afqmc').build(transformer)
+    model, _ = build_task_model(get_task('afqmc'), transformer)
     path = str(tmp_path / 'afqmc.weights')
     save_tuned_weights(model, path, {'task': 'afqmc'})
     all_weights_bytes = 4 * sum(K.count_params(w) for w in model.weights)  # float32, no overhead
@@ -162,6 +163,7 @@ def epochs_done(record_path):
         return 0
 
 
+@pytest.mark.full
 def test_killed_runs_resume_to_the_uninterrupted_result(tiny_models, tmp_path):
     data = write_clue_fixtures(str(tmp_path / 'data'), tasks=['afqmc'], counts=(300, 40, 10))
     args = ['--backbone', 'bert', '--task', 'afqmc', '--data-dir', data,
@@ -171,17 +173,14 @@ def test_killed_runs_resume_to_the_uninterrupted_result(tiny_models, tmp_path):
     run(tiny_models['bert'], data, whole, task='afqmc', epochs=4, batch_size=8, seed=5)
     broken = str(tmp_path / 'broken')
     record = os.path.join(broken, 'records', 'afqmc.jsonl')
-    # Kill during start-up, then right after epoch 1 and epoch 2 are recorded (so in
-    # the middle of the next epoch, its evaluation or its writes), resuming each time.
-    for after_epochs, delay in ((None, 4.0), (1, 0.0), (2, 0.3)):
+    # Kill during start-up (once the run has logged its first line), then as soon as
+    # epoch 1 and epoch 2 are in the record (in the next epoch or its writes),
+    # resuming each time. No fixed delays: each kill waits for what the run wrote.
+    for after_epochs in (None, 1, 2):
         process = cli_run(args + ['--output-dir', broken, '--resume'])
-        started = time.time()
-        while process.poll() is None:
-            if after_epochs is None and time.time() - started > delay:
-                break
-            if after_epochs is not None and epochs_done(record) >= after_epochs:
-                time.sleep(delay)
-                break
+        if after_epochs is None:
+            assert process.stdout.readline().startswith(b'device:')
+        while process.poll() is None and after_epochs is not None and epochs_done(record) < after_epochs:
             time.sleep(0.02)
         assert process.poll() is None, 'the run ended before it could be killed'
         process.send_signal(signal.SIGKILL)
@@ -254,6 +253,7 @@ def test_record_has_every_epoch_and_a_summary(tiny_models, data, tmp_path):
     assert final == json.loads(json.dumps(summary))
 
 
+@pytest.mark.full
 def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
     runs = tmp_path / 'runs'
     run(tiny_models['bert'], data, runs / 'bert-fl-seed1', task='afqmc', epochs=1, seed=1, prompt_size=0)
@@ -312,10 +312,11 @@ def uncrashed(tiny_models, data, computed_once):
     return computed_once('uncrashed-c3', compute)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize('point', ['evaluation', 'saving state', 'saving weights', 'writing submission'])
 def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, uncrashed, tmp_path, monkeypatch,
                                                         point):
-    import fl_tuning.io
+    import fl_tuning.data_files
     import fl_tuning.run
     tiny = tiny_models['bert']
     whole_epochs, whole = uncrashed
@@ -326,7 +327,7 @@ def test_crash_at_any_point_resumes_to_the_same_result(tiny_models, data, uncras
             suffix = {'saving state': '.state', 'saving weights': '.weights',
                       'writing submission': '_predict.json'}[point]
             number = 2 if suffix == '.state' else 1  # the epoch-2 state; the first best weights
-            crash_on_call(fl_tuning.io.os, 'replace', number, patch,
+            crash_on_call(fl_tuning.data_files.os, 'replace', number, patch,
                           when=lambda source, target: target.endswith(suffix))
         with pytest.raises(Crash):
             run(tiny, data, tmp_path / 'broken', **CRASHING)

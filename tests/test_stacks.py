@@ -18,10 +18,13 @@ import sys
 import numpy as np
 import pytest
 
-from fl_tuning.compat import TF2
+from fl_tuning.keras.compat import TF2
 
 from conftest import ROOT, built_venv
 from stack_probe import CROSSING_RUNS, crossing_dir
+
+# Full tier: builds the other stack's venv and probes both stacks.
+pytestmark = pytest.mark.full
 
 TOLERANCE = 1e-5
 VENVS = {'tf1': ('.venv', []), 'tf2': ('.venv-tf2', ['--stack', 'tf2'])}

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fl_tuning.fixtures import write_clue_fixtures
+from fl_tuning.testing.fixtures import write_clue_fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,6 +39,7 @@ def without_timings(lines):
             for line in lines[1:-1]]
 
 
+@pytest.mark.full
 def test_a_grid_of_four_runs_on_two_workers(tiny_models, data, tmp_path):
     output = tmp_path / 'runs'
     result = sweep(*sweep_command(tiny_models['bert'], data, output, '--tasks', 'afqmc,tnews',
@@ -61,6 +62,7 @@ def test_a_grid_of_four_runs_on_two_workers(tiny_models, data, tmp_path):
     assert 'grid: 4/4 done (4 skipped as complete)' in again.stderr.decode()
 
 
+@pytest.mark.full
 def test_a_killed_sweep_skips_finished_runs_and_resumes_the_killed_one(tiny_models, data, tmp_path):
     tiny = tiny_models['bert']
     flags = ['--tasks', 'afqmc', '--methods', 'fl', '--seeds', '1,2', '--run-args', '--epochs 3']
@@ -91,6 +93,7 @@ def test_a_killed_sweep_skips_finished_runs_and_resumes_the_killed_one(tiny_mode
     assert without_timings(record(output, name, 'afqmc')) == without_timings(record(reference, name, 'afqmc'))
 
 
+@pytest.mark.full
 def test_a_failing_run_does_not_stop_the_others(tiny_models, data, tmp_path):
     output = tmp_path / 'runs'
     result = sweep(*sweep_command(tiny_models['bert'], data, output, '--tasks', 'csl,afqmc',

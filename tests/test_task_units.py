@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from bert4keras.backend import K
 
-from fl_tuning.io import BadLines
+from fl_tuning.data_files import BadLines
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate
-from fl_tuning.tasks.multiple_choice import multichoice_crossentropy, sample_split
-from fl_tuning.tasks.spans import global_pointer_crossentropy, span_crossentropy
+from fl_tuning.keras.heads import global_pointer_crossentropy, multichoice_crossentropy, span_crossentropy
+from fl_tuning.tasks.multiple_choice import sample_split
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
 
 

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from fl_tuning import build_model, load_vocabulary
-from fl_tuning.compat import K, keras
-from fl_tuning.optimizers import get_optimizer, learning_rate_schedule
+from fl_tuning.keras.models import build_model
+from fl_tuning.vocab import load_vocabulary
+from fl_tuning.keras.compat import K, keras
+from fl_tuning.keras.optimizers import get_optimizer, learning_rate_schedule
 
 from conftest import BACKBONES, classifier, padded_batch
 

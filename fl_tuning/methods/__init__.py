@@ -1,6 +1,7 @@
-"""The tuning methods by name, and the method sets the command line and saved runs
-describe. A method set is an ordered dict ``{name: settings}`` in registry order;
-adding a method means adding its module and one line in ``REGISTRY``.
+"""The tuning methods by name (framework-free: settings, rules, counts), and the method
+sets the command line and saved runs describe. A method set is an ordered dict
+``{name: settings}`` in registry order; adding a method means adding its module here,
+its unit in each framework's ``methods`` folder, and one line in each registry.
 """
 from collections import OrderedDict
 
@@ -20,9 +21,10 @@ METHOD_NAMES = list(REGISTRY)
 HEAD_ONLY = 'head-only'
 
 
-def create_methods(method_set):
-    """Method objects of a method set."""
-    return [REGISTRY[name](**settings) for name, settings in method_set.items()]
+def create_methods(method_set, registry=REGISTRY):
+    """Method objects of a method set: the framework-free ones, or a framework's units
+    when ``registry`` is that framework's."""
+    return [registry[name](**settings) for name, settings in method_set.items()]
 
 
 def method_set_of(methods):

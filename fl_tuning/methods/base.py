@@ -1,17 +1,39 @@
-"""What every tuning method is: the parts it adds to the backbone through the
-backbone's extension points (fl_tuning.models.TunedTransformer), which weights it
-trains, and how many parameters that is in closed form.
+"""What every tuning method is, apart from any framework: its name, its settings, its
+options and rules for combining, and how many parameters it trains in closed form.
+A framework's unit of a method (fl_tuning/keras/methods) subclasses it and adds the
+parts the method puts into that framework's model.
 
-A method overrides only the hooks it needs; each hook's default leaves the
-backbone as bert4keras builds it.
+A count takes the backbone's sizes (``Dimensions``, or a framework's model object with
+the same attributes), so both frameworks report the same numbers by one formula.
 """
 from fl_tuning.vocab import SPECIAL_TOKENS
 
 # The size the paper uses for FL units and prefixes when a named method's size is not given.
 DEFAULT_SIZE = 160
-# The MLM head that application='unilm' builds: on no task's path, never trained.
-UNUSED_LAYER_PREFIX = 'MLM-'
 CLS_ID, SEP_ID = SPECIAL_TOKENS.index('[CLS]'), SPECIAL_TOKENS.index('[SEP]')
+
+
+class Dimensions(object):
+    """The sizes of a backbone that the counts read (bert_config.json's, plus how the
+    backbone places positions)."""
+
+    def __init__(self, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size,
+                 vocab_size, segment_vocab_size, max_position, absolute_positions,
+                 attention_key_size=None, attention_head_size=None):
+        self.hidden_size, self.num_hidden_layers = hidden_size, num_hidden_layers
+        self.num_attention_heads, self.intermediate_size = num_attention_heads, intermediate_size
+        self.vocab_size, self.segment_vocab_size = vocab_size, segment_vocab_size
+        self.max_position, self.absolute_positions = max_position, absolute_positions
+        self.attention_head_size = attention_head_size or hidden_size // num_attention_heads
+        self.attention_key_size = attention_key_size or self.attention_head_size
+
+    @classmethod
+    def of_config(cls, config, backbone, vocab_size):
+        """From a bert_config.json's dict, as bert4keras reads it; ``vocab_size``: the
+        embedding rows the model keeps (the simplified vocabulary's size)."""
+        return cls(config['hidden_size'], config['num_hidden_layers'], config['num_attention_heads'],
+                   config['intermediate_size'], vocab_size, config.get('type_vocab_size', 2),
+                   config.get('max_position_embeddings', 512), absolute_positions=backbone == 'bert')
 
 
 class TuningMethod(object):
@@ -29,6 +51,9 @@ class TuningMethod(object):
     exclusive = False
     # Methods this one cannot be combined with, and why.
     conflicts = {}
+    # Whether a plain backbone can hold what this method trained (export); if not, why.
+    folds = False
+    why_not_foldable = 'a plain backbone has no place for the parts it adds'
 
     def settings(self):
         """What identifies this method's model (for records and tuned-weights files)."""
@@ -37,61 +62,13 @@ class TuningMethod(object):
     def prepare(self, sequences):
         """Learn what the data defines from every encoded token-id row; default: nothing."""
 
-    # -- extension points (called while bert4keras builds the model) ---------
-    def embedding_output(self, transformer, x):
-        """The embedding stage's output, as the first block will see it."""
-        return x
-
-    def attention_bias(self, transformer, bias):
-        """The attention bias every layer adds to its logits ([B, 1, L, L])."""
-        return bias
-
-    def block_input(self, transformer, x, index):
-        """The hidden states entering block ``index`` (before its self-attention)."""
-        return x
-
-    def key_value_prefixes(self, transformer, x, index):
-        """(key prefixes, value prefixes) [B, P, heads, size] for block ``index``, or None."""
-        return None
-
-    def feed_forward(self, transformer):
-        """(layer class, extra kwargs) replacing every block's feed-forward, or None."""
-        return None
-
-    def encoder_output(self, transformer, x):
-        """The last block's output as the task heads will see it."""
-        return x
-
-    # -- what trains ------------------------------------------------------------
-    def unfreeze(self, transformer):
-        """Make this method's weights trainable (everything else is frozen first)."""
-        raise NotImplementedError
-
-    def parameter_count(self, transformer):
+    def parameter_count(self, dimensions):
         """Closed-form number of parameters this method trains."""
         raise NotImplementedError
-
-    # -- export (fl_tuning.export) ----------------------------------------------
-    # Whether a plain backbone can hold what this method trained; if not, why.
-    folds = False
-    why_not_foldable = 'a plain backbone has no place for the parts it adds'
-
-    def fold(self, transformer, config, variables):
-        """Put what this method trained into a plain backbone, in place: ``config`` is
-        its bert_config.json, ``variables`` its checkpoint {name: array}. Methods
-        that train backbone weights in place need do nothing."""
 
     def __repr__(self):
         settings = ', '.join('%s=%s' % item for item in sorted(self.settings().items()))
         return '%s(%s)' % (self.name, settings)
-
-
-def attention_name(index):
-    return 'Transformer-%d-MultiHeadSelfAttention' % index
-
-
-def feed_forward_name(index):
-    return 'Transformer-%d-FeedForward' % index
 
 
 def sized(size, flag):

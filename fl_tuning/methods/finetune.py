@@ -1,6 +1,5 @@
 """Full fine-tuning, the paper's reference: every backbone weight trains (embeddings,
-attention, feed-forward, LayerNorms). The MLM head that ``application='unilm'``
-builds is on no task's path and stays frozen."""
+attention, feed-forward, LayerNorms)."""
 from fl_tuning.methods.base import TuningMethod
 
 
@@ -14,17 +13,13 @@ class FineTuning(TuningMethod):
     exclusive = True
     folds = True  # every weight is tuned in place
 
-    def unfreeze(self, transformer):
-        for layer in transformer.backbone_layers:
-            layer.trainable = True
-
-    def parameter_count(self, transformer):
-        d, f, n = transformer.hidden_size, transformer.intermediate_size, transformer.num_hidden_layers
-        heads = transformer.num_attention_heads
-        qk, v = heads * transformer.attention_key_size, heads * transformer.attention_head_size
-        embeddings = (transformer.vocab_size + transformer.segment_vocab_size) * d + 2 * d
-        if transformer.absolute_positions:
-            embeddings += transformer.max_position * d
+    def parameter_count(self, dimensions):
+        d, f, n = dimensions.hidden_size, dimensions.intermediate_size, dimensions.num_hidden_layers
+        heads = dimensions.num_attention_heads
+        qk, v = heads * dimensions.attention_key_size, heads * dimensions.attention_head_size
+        embeddings = (dimensions.vocab_size + dimensions.segment_vocab_size) * d + 2 * d
+        if dimensions.absolute_positions:
+            embeddings += dimensions.max_position * d
         attention = 2 * (d * qk + qk) + (d * v + v) + (v * d + d)
         feed_forward = (d * f + f) + (f * d + d)
         layer_norms = 2 * 2 * d

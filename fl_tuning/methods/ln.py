@@ -1,6 +1,6 @@
 """LN-tuning (Qi et al. 2022, arXiv 2211.08682): only the gains and biases of the two
 LayerNorms of every layer train (and the embedding LayerNorm's with ``ln_embedding``)."""
-from fl_tuning.methods.base import TuningMethod, attention_name, feed_forward_name
+from fl_tuning.methods.base import TuningMethod
 
 
 class LNTuning(TuningMethod):
@@ -20,15 +20,9 @@ class LNTuning(TuningMethod):
     def settings(self):
         return {'ln_embedding': self.ln_embedding}
 
-    def layer_names(self, transformer):
-        names = ['Embedding-Norm'] if self.ln_embedding else []
-        for index in range(transformer.num_hidden_layers):
-            names += ['%s-Norm' % attention_name(index), '%s-Norm' % feed_forward_name(index)]
-        return names
+    def layer_norms(self, dimensions):
+        """How many LayerNorms train: two per layer, and the embeddings' with ln_embedding."""
+        return 2 * dimensions.num_hidden_layers + self.ln_embedding
 
-    def unfreeze(self, transformer):
-        for name in self.layer_names(transformer):
-            transformer.layers[name].trainable = True
-
-    def parameter_count(self, transformer):
-        return len(self.layer_names(transformer)) * 2 * transformer.hidden_size
+    def parameter_count(self, dimensions):
+        return self.layer_norms(dimensions) * 2 * dimensions.hidden_size

@@ -51,9 +51,11 @@ def _tasks():
 TASK_NAMES = list(HYPERPARAMETERS)
 
 
-def get_task(name):
-    """A fresh task object (tasks keep state learned from data, e.g. categories)."""
+def get_task(name, hyperparameters=None, train_files=None, dev_files=None):
+    """A fresh task object (tasks keep state learned from data, e.g. categories), with
+    the run's ``hyperparameters`` (default: its row of the table) and the file names it
+    reads instead of its CLUE files, if given."""
     tasks = OrderedDict((task.name, task) for task in _tasks())
     if name not in tasks:
         raise ValueError('unknown task %r: choose one of %s' % (name, ', '.join(tasks)))
-    return tasks[name]
+    return tasks[name].configured(hyperparameters, train_files, dev_files)

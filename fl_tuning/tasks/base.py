@@ -1,8 +1,9 @@
 """The interface every CLUE task implements, and what tasks share.
 
 A task reads its files into examples, encodes each example once into rows of ids,
-builds its head on the backbone, and turns model outputs into dev metrics and the
-CLUE submission. It knows nothing of the backbone or the tuning method.
+names its kind of head (each framework builds it), and turns model outputs into dev
+metrics and the CLUE submission. It knows nothing of the backbone, the tuning method
+or the framework.
 """
 import json
 import os
@@ -10,11 +11,10 @@ import queue
 import threading
 
 import numpy as np
-from bert4keras.backend import K
-from bert4keras.snippets import sequence_padding
+from fl_tuning.text import sequence_padding
 
 from fl_tuning.errors import InputError
-from fl_tuning.io import write_atomically
+from fl_tuning.data_files import write_atomically
 
 
 
@@ -58,10 +58,20 @@ class Task(object):
         self.hyperparameters = hyperparameters
         self.test_files = tuple(tests)
 
+    def configured(self, hyperparameters=None, train_files=None, dev_files=None):
+        """This task with a run's hyperparameters and file names (fl_tuning.tasks.get_task)."""
+        if hyperparameters is not None:
+            self.hyperparameters = dict(hyperparameters)
+        if train_files:
+            self.train_files = tuple(train_files)
+        if dev_files:
+            self.dev_files = tuple(dev_files)
+        return self
+
     # -- data -------------------------------------------------------------
     def read(self, paths, split, bad_lines):
         """Examples of the ``split`` ('train', 'dev' or 'test') from ``paths``; each
-        record is checked, its problems go to ``bad_lines`` (fl_tuning.io.BadLines)."""
+        record is checked, its problems go to ``bad_lines`` (fl_tuning.data_files.BadLines)."""
         raise NotImplementedError
 
     def prepare(self, train, dev):
@@ -83,9 +93,8 @@ class Task(object):
         return np.array(label_rows)
 
     # -- model ------------------------------------------------------------
-    def build(self, transformer):
-        """(Keras task model, loss) with the head on the backbone's last layer."""
-        raise NotImplementedError
+    # The kind of head each framework builds for the task (fl_tuning.keras.heads).
+    head_kind = None
 
     # -- evaluation and prediction ---------------------------------------
     def reduce(self, outputs, encoded):
@@ -131,10 +140,8 @@ class Task(object):
         raise NotImplementedError
 
     # -- export (fl_tuning.export) ----------------------------------------
-    def head(self, model):
-        """(description, {name: array}) of the task head: what it reads of the last
-        layer, how it computes and predicts, its labels; dense kernels in torch's
-        [out, in] layout."""
+    def head_description(self):
+        """What the head reads of the last layer, how it computes and predicts, its labels."""
         raise NotImplementedError
 
     # -- the few-shot setting (fl_tuning.few_shot) ------------------------
@@ -197,14 +204,6 @@ def prediction_of(predictions, key, path):
 
 
 CLS_VECTOR = 'the [CLS] vector (position 0) of the last layer'
-
-
-def dense_weights(layer, name):
-    """A Keras Dense layer's kernel (transposed to [out, in]) and bias, as ``name``.weight/.bias."""
-    weights = {name + '.weight': np.ascontiguousarray(K.get_value(layer.kernel).T)}
-    if getattr(layer, 'bias', None) is not None:
-        weights[name + '.bias'] = K.get_value(layer.bias)
-    return weights
 
 
 def collate(task, encoded, with_labels=True):

@@ -1,12 +1,10 @@
 """The seven sentence(-pair) classification tasks: one class configured seven times
-(ORIGINAL_SPEC §10). [CLS] vector -> Dense(softmax), sparse cross-entropy, accuracy."""
+(ORIGINAL_SPEC §10). Head: [CLS] vector -> Dense(softmax); metric: accuracy."""
 import numpy as np
 
-from fl_tuning.compat import keras
-from fl_tuning.io import DataError, field, list_of, read_json_lines
-from fl_tuning.models import last_layer_name
+from fl_tuning.data_files import DataError, field, list_of, read_json_lines
 from fl_tuning.tasks.base import (
-    CLS_VECTOR, Encoded, Task, dense_weights, json_lines, keyed_predictions, line_key, prediction_of,
+    CLS_VECTOR, Encoded, Task, json_lines, keyed_predictions, line_key, prediction_of,
     write_source_lines,
 )
 
@@ -102,6 +100,7 @@ class Example(object):
 
 
 class SentenceClassification(Task):
+    head_kind = 'classifier'
 
     def __init__(self, name, hyperparameters, texts, labels, train='train.json', tests=()):
         super(SentenceClassification, self).__init__(name, hyperparameters, tests)
@@ -139,13 +138,6 @@ class SentenceClassification(Task):
         # The original feeds all-zero segment ids, also for sentence pairs.
         return Encoded([[token_ids], [[0] * len(token_ids)]], [[example.label]])
 
-    def build(self, transformer):
-        features = transformer.model.get_layer(last_layer_name(transformer)).output
-        cls = keras.layers.Lambda(lambda x: x[:, 0], name='CLS')(features)
-        output = keras.layers.Dense(self.labels.count, activation='softmax',
-                       kernel_initializer=transformer.initializer, name='Classifier')(cls)
-        return keras.models.Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
-
     def dev_key(self, example, several_files):
         return line_key(example, several_files)
 
@@ -157,11 +149,10 @@ class SentenceClassification(Task):
             correct += str(label) == self.labels.name(example.label)
         return {'accuracy': correct / float(len(examples))}
 
-    def head(self, model):
-        description = {'type': 'classifier', 'reads': CLS_VECTOR,
-                       'output': 'softmax(cls @ classifier.weight.T + classifier.bias)',
-                       'prediction': 'argmax', 'labels': [self.labels.name(i) for i in range(self.labels.count)]}
-        return description, dense_weights(model.get_layer('Classifier'), 'classifier')
+    def head_description(self):
+        return {'type': 'classifier', 'reads': CLS_VECTOR,
+                'output': 'softmax(cls @ classifier.weight.T + classifier.bias)',
+                'prediction': 'argmax', 'labels': [self.labels.name(i) for i in range(self.labels.count)]}
 
     def evaluate(self, examples, encoded, results):
         predicted = np.concatenate(results).argmax(1)

@@ -5,42 +5,33 @@ import os
 import re
 
 import numpy as np
-from bert4keras.backend import K
-from bert4keras.snippets import truncate_sequences
+from fl_tuning.text import truncate_sequences
 from scipy.optimize import linear_sum_assignment
 
-from fl_tuning.compat import keras
 from fl_tuning.errors import InputError
-from fl_tuning.io import (
+from fl_tuning.data_files import (
     DataError, Location, checked_list, field, list_of, read_json, read_json_lines, write_atomically,
 )
-from fl_tuning.models import last_layer_name
 from fl_tuning.tasks.base import (
-    CLS_VECTOR, Encoded, Task, dense_weights, json_lines, keyed_predictions, prediction_of, unique,
+    CLS_VECTOR, Encoded, Task, json_lines, keyed_predictions, prediction_of, unique,
     write_source_lines,
 )
 
 
 class MultipleChoice(Task):
-    """Shared head, loss and logits layout of c3 and chid."""
+    """Shared head and logits layout of c3 and chid."""
+    head_kind = 'choice_logit'
 
     @property
     def num_choices(self):
         return self.hyperparameters['num_classes']
 
-    def build(self, transformer):
-        features = transformer.model.get_layer(last_layer_name(transformer)).output
-        cls = keras.layers.Lambda(lambda x: x[:, 0], name='CLS')(features)
-        logits = keras.layers.Dense(1, kernel_initializer=transformer.initializer, name='Choice-Logit')(cls)
-        return keras.models.Model(transformer.model.input, logits), multichoice_crossentropy(self.num_choices)
-
-    def head(self, model):
-        description = {'type': 'choice_logit', 'reads': CLS_VECTOR, 'num_choices': self.num_choices,
-                       'output': 'cls @ choice_logit.weight.T + choice_logit.bias: one logit per choice '
-                                 'sequence, num_choices consecutive rows per example',
-                       'prediction': "argmax over each example's choices",
-                       'labels': [str(i) for i in range(self.num_choices)]}
-        return description, dense_weights(model.get_layer('Choice-Logit'), 'choice_logit')
+    def head_description(self):
+        return {'type': 'choice_logit', 'reads': CLS_VECTOR, 'num_choices': self.num_choices,
+                'output': 'cls @ choice_logit.weight.T + choice_logit.bias: one logit per choice '
+                          'sequence, num_choices consecutive rows per example',
+                'prediction': "argmax over each example's choices",
+                'labels': [str(i) for i in range(self.num_choices)]}
 
     def choice_logits(self, results):
         """[examples, choices] from the per-example [choices, 1] results."""
@@ -49,16 +40,6 @@ class MultipleChoice(Task):
     def encoded(self, sequences, answer):
         return Encoded([sequences, [[0] * len(s) for s in sequences]],
                        [[answer]] * len(sequences))
-
-
-def multichoice_crossentropy(num_choices):
-    """Softmax cross-entropy over each example's choices, from logits; batch mean."""
-    def loss(y_true, y_pred):
-        answers = K.cast(y_true[::num_choices, 0], 'int32')
-        logits = K.reshape(y_pred, (-1, num_choices))
-        return K.mean(K.sparse_categorical_crossentropy(answers, logits, from_logits=True))
-    loss.__name__ = 'multichoice_crossentropy'
-    return loss
 
 
 class C3Example(object):

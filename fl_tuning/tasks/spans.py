@@ -1,39 +1,28 @@
-"""Span tasks with bert4keras' GlobalPointer (ORIGINAL_SPEC §12): cluener (entities)
+"""Span tasks with GlobalPointer heads (ORIGINAL_SPEC §12): cluener (entities)
 and cmrc2018 (reading comprehension)."""
 import json
 import os
 import re
 
 import numpy as np
-from bert4keras.backend import K, multilabel_categorical_crossentropy
-from bert4keras.layers import GlobalPointer, Layer
-from bert4keras.snippets import lowercase_and_normalize
+from fl_tuning.text import lowercase_and_normalize
 
-from fl_tuning.compat import keras
 from fl_tuning.errors import InputError
-from fl_tuning.io import (
+from fl_tuning.data_files import (
     DataError, Location, field, list_of, read_json, read_json_lines, write_atomically,
 )
-from fl_tuning.models import last_layer_name
-from fl_tuning.tasks.base import Encoded, Task, dense_weights, json_lines, unique, write_source_lines
+from fl_tuning.tasks.base import Encoded, Task, json_lines, unique, write_source_lines
 
 
-def global_pointer(transformer, features, heads):
-    return GlobalPointer(heads=heads, head_size=transformer.attention_head_size, use_bias=False,
-                         kernel_initializer=transformer.initializer, name='GlobalPointer')(features)
-
-
-def global_pointer_head(model, mask, prediction, labels):
-    """bert4keras' GlobalPointer as the export describes it (RoPE, masks, scale)."""
-    layer = model.get_layer('GlobalPointer')
-    description = {
-        'type': 'global_pointer', 'heads': layer.heads, 'head_size': layer.head_size,
-        'reads': 'every position of the last layer', 'mask': mask,
+def global_pointer_description(mask, prediction, labels):
+    """bert4keras' GlobalPointer as the export describes it (RoPE, masks, scale); the
+    framework adds its heads and head size."""
+    return {
+        'type': 'global_pointer', 'reads': 'every position of the last layer', 'mask': mask,
         'output': 'h @ global_pointer.weight.T split per head into q, k (head_size each); rotary '
                   'positions on q and k (interleaved sin/cos pairs); q.k per (start, end); masked '
                   'positions and start > end set to about -1e12; divided by sqrt(head_size)',
         'prediction': prediction, 'labels': labels}
-    return description, dense_weights(layer.dense, 'global_pointer')
 
 
 # -- cluener ---------------------------------------------------------------------
@@ -46,6 +35,7 @@ class EntityExample(object):
 
 
 class Cluener(Task):
+    head_kind = 'entity_pointer'
     metric = 'f1'
     keep_ties = True  # the original saves on '>=' for cluener
 
@@ -131,14 +121,9 @@ class Cluener(Task):
                 labels[row, category, start, end] = 1
         return labels
 
-    def build(self, transformer):
-        features = transformer.model.get_layer(last_layer_name(transformer)).output
-        scores = global_pointer(transformer, features, len(self.categories))
-        return keras.models.Model(transformer.model.input, scores), global_pointer_crossentropy
-
-    def head(self, model):
-        return global_pointer_head(model, 'token_ids > 0', 'every cell (category, start, end) above 0',
-                                   list(self.categories))
+    def head_description(self):
+        return global_pointer_description('token_ids > 0', 'every cell (category, start, end) above 0',
+                                          list(self.categories))
 
     def reduce(self, outputs, encoded):
         """The cells (category, start, end) scored above 0, per example."""
@@ -192,14 +177,6 @@ class Cluener(Task):
         return json_lines(records, ensure_ascii=False)
 
 
-def global_pointer_crossentropy(y_true, y_pred):
-    """bert4keras' multilabel cross-entropy over every (start, end) cell, per head."""
-    shape = K.shape(y_pred)
-    y_true = K.reshape(y_true, (shape[0] * shape[1], -1))
-    y_pred = K.reshape(y_pred, (shape[0] * shape[1], -1))
-    return K.mean(multilabel_categorical_crossentropy(y_true, y_pred))
-
-
 # -- cmrc2018 --------------------------------------------------------------------
 
 class Window(object):
@@ -211,20 +188,8 @@ class Window(object):
         self.source = source
 
 
-class MaskFromInput(Layer):
-    """Passes its first input on, with the token mask ``mask_input > 0.5``."""
-
-    def call(self, inputs, mask=None):
-        return inputs[0]
-
-    def compute_mask(self, inputs, mask=None):
-        return K.greater(inputs[1], 0.5)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-
 class Cmrc2018(Task):
+    head_kind = 'span_pointer'
     stride = 128
     input_names = ('token_ids', 'segment_ids', 'context_mask')
 
@@ -335,21 +300,13 @@ class Cmrc2018(Task):
         masks = [1] + [0] * (len(question_ids) - 1) + [1] * (len(context_ids) - 1) + [0]
         return Encoded([[token_ids], [[0] * len(token_ids)], [masks]], [[span]])
 
-    def build(self, transformer):
-        features = transformer.model.get_layer(last_layer_name(transformer)).output
-        masks = keras.layers.Input(shape=(None,), name='Input-Mask')
-        features = MaskFromInput(name='Context-Mask')([features, masks])
-        scores = global_pointer(transformer, features, 1)
-        scores = keras.layers.Lambda(lambda x: x[:, 0], name='Span-Scores')(scores)
-        return keras.models.Model(transformer.model.inputs + [masks], scores), span_crossentropy
-
-    def head(self, model):
-        description, weights = global_pointer_head(
-            model, 'context_mask > 0.5 (the third input)',
+    def head_description(self):
+        description = global_pointer_description(
+            'context_mask > 0.5 (the third input)',
             "each window's best cell (start, end) outside row and column 0; per question its "
             'best-scoring window', [])
         description['output'] += '; the single head squeezed: [batch, length, length]'
-        return description, weights
+        return description
 
     def reduce(self, outputs, encoded):
         """Per window: (score, start, end) of its best cell other than [CLS]'s
@@ -460,12 +417,3 @@ def cmrc_exact(answers, prediction):
     def bare(text):
         return ''.join(c for c in text.lower().strip() if c not in CMRC_PUNCTUATION)
     return float(any(bare(answer) == bare(prediction) for answer in answers))
-
-
-def span_crossentropy(y_true, y_pred):
-    """Softmax cross-entropy over the L x L cells from logits; labels [B, 1, 2]."""
-    length = K.shape(y_pred)[1]
-    y_true = K.cast(y_true[:, 0], 'int32')
-    cell = y_true[:, 0] * length + y_true[:, 1]
-    y_pred = K.reshape(y_pred, (K.shape(y_pred)[0], -1))
-    return K.mean(K.sparse_categorical_crossentropy(cell, y_pred, from_logits=True))

@@ -27,9 +27,9 @@ if TF2:
     # tf.keras 2.11+ keeps as 'legacy'; they subclass keras.optimizers.Optimizer when
     # bert4keras.optimizers is imported.
     keras.optimizers.Optimizer = keras.optimizers.legacy.Optimizer
-    from fl_tuning.stack_tf2 import Adam, dropout_replaced, extend_with_ordered_step_reads  # noqa: E402,F401
+    from fl_tuning.keras.stack_tf2 import Adam, dropout_replaced, extend_with_ordered_step_reads  # noqa: E402,F401
 else:
-    from fl_tuning.stack_tf1 import Adam, dropout_replaced, extend_with_ordered_step_reads  # noqa: E402,F401
+    from fl_tuning.keras.stack_tf1 import Adam, dropout_replaced, extend_with_ordered_step_reads  # noqa: E402,F401
 
 tf1 = tf.compat.v1
 KERAS_VERSION = getattr(keras, '__version__', None) or 'tf.keras of tensorflow ' + tf.__version__

@@ -5,7 +5,7 @@ quirks (ORIGINAL_SPEC §8) carry over unchanged.
 """
 import numpy as np
 
-from fl_tuning.compat import Adam, K, extend_with_ordered_step_reads  # noqa: I100 (the stack first)
+from fl_tuning.keras.compat import Adam, K, extend_with_ordered_step_reads  # noqa: I100 (the stack first)
 from bert4keras.optimizers import (
     extend_with_gradient_accumulation,
     extend_with_piecewise_linear_lr,

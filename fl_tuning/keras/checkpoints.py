@@ -10,7 +10,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from fl_tuning.compat import K, tf1
+from fl_tuning.keras.compat import K, tf1
 
 from fl_tuning.errors import CheckpointError, ConfigError
 

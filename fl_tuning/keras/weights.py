@@ -4,7 +4,6 @@ backbone comes from the pretrained checkpoint, which the manifest fingerprints.
 
 The same layout stores a run's resumable state (weights plus optimizer slots).
 """
-import hashlib
 import json
 import platform
 
@@ -13,30 +12,10 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
-from fl_tuning.compat import KERAS_VERSION, K
-
+from fl_tuning.data_files import atomic_path
 from fl_tuning.errors import InputError
-from fl_tuning.io import atomic_path
-from fl_tuning.methods import describe, method_set_from_sizes
-
-FORMAT = 'fl-tuning-weights/1'
-# Manifest entries that must match the model a file is loaded onto.
-MUST_MATCH = ('backbone', 'task', 'methods', 'checkpoint_fingerprint', 'vocab_fingerprint')
-
-
-def fingerprint(path):
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return 'sha256:' + digest.hexdigest()
-
-
-def checkpoint_fingerprint(prefix):
-    # The .index holds every tensor's name, shape and CRC32C, so it identifies the
-    # checkpoint's values without reading its (large) data files.
-    return fingerprint(prefix + '.index')
+from fl_tuning.keras.compat import KERAS_VERSION, K
+from fl_tuning.manifests import FORMAT, check_manifest
 
 
 def library_versions():
@@ -89,27 +68,6 @@ def read_manifest(path):
             return json.loads(f.attrs['manifest'])
     except (IOError, OSError):
         raise InputError('cannot read tuned-weights file %s' % path)
-
-
-def manifest_method_set(manifest):
-    """The method set a file was tuned with (files before methods were named: its sizes)."""
-    if 'methods' in manifest:
-        return manifest['methods']
-    return method_set_from_sizes(manifest['ffn_prompt_size'], manifest['prompt_size'])
-
-
-def check_manifest(manifest, expected, path):
-    """Refuse a file whose manifest disagrees with ``expected`` on MUST_MATCH."""
-    saved = dict(manifest, methods=manifest_method_set(manifest))
-    for key in MUST_MATCH:
-        if key not in expected:
-            continue
-        mine, theirs = json.loads(json.dumps(expected[key])), saved.get(key)
-        if theirs != mine:
-            if key == 'methods':
-                theirs, mine = describe(theirs), describe(mine)
-            raise InputError('%s was tuned with %s = %s, but this model has %s: refusing to load it'
-                             % (path, key, theirs, mine))
 
 
 def load_tuned_weights(model, path, expected):

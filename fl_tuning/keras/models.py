@@ -14,12 +14,14 @@ from bert4keras.backend import K
 from bert4keras.layers import FeedForward, Lambda, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
-from fl_tuning.checkpoints import check_checkpoint, checkpoint_pairs, read_config
-from fl_tuning.layers import PrefixAttention
-from fl_tuning.methods import create_methods, method_set_from_sizes
-from fl_tuning.methods.base import UNUSED_LAYER_PREFIX
+from fl_tuning.backbones import BACKBONES
+from fl_tuning.keras.checkpoints import check_checkpoint, checkpoint_pairs, read_config
+from fl_tuning.keras.layers import PrefixAttention
+from fl_tuning.keras.methods import keras_methods
+from fl_tuning.methods import method_set_from_sizes
+from fl_tuning.keras.methods.base import UNUSED_LAYER_PREFIX
 
-BACKBONE_CLASSES = OrderedDict([('bert', BERT), ('nezha', NEZHA), ('roformer', RoFormer)])
+BACKBONE_CLASSES = OrderedDict(zip(BACKBONES, (BERT, NEZHA, RoFormer)))
 # The layer of bert4keras' UniLM mixin that turns segment ids into the attention bias.
 ATTENTION_BIAS_LAYER = 'Attention-UniLM-Mask'
 
@@ -69,6 +71,7 @@ class TunedTransformer(object):
     def apply_final_layers(self, inputs):
         for method in self.tuning_methods:
             inputs = method.encoder_output(self, inputs)
+            self.output_layer_name = method.output_layer or self.output_layer_name
         return super(TunedTransformer, self).apply_final_layers(inputs)
 
     def load_weights_from_checkpoint(self, checkpoint, mapping=None):
@@ -111,7 +114,7 @@ def build_model(backbone, config_path, checkpoint_path, ffn_prompt_size=160,
     """
     read_config(config_path)
     if methods is None:
-        methods = create_methods(method_set_from_sizes(ffn_prompt_size, prompt_size))
+        methods = keras_methods(method_set_from_sizes(ffn_prompt_size, prompt_size))
     transformer = build_transformer_model(
         config_path,
         checkpoint_path,

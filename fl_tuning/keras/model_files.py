@@ -3,10 +3,10 @@ and checked against each other: used by training, prediction and export alike.""
 import glob
 import os
 
-from fl_tuning.checkpoints import check_model_files
-from fl_tuning.compat import tf1
+from fl_tuning.keras.checkpoints import check_model_files
+from fl_tuning.keras.compat import tf1
 from fl_tuning.errors import InputError
-from fl_tuning.weights import checkpoint_fingerprint, fingerprint
+from fl_tuning.manifests import checkpoint_fingerprint, fingerprint
 
 
 class ModelFiles(object):

@@ -1,5 +1,5 @@
 """The stack-specific pieces of the TensorFlow 1.15 / Keras 2.3.1 stack (chosen by
-fl_tuning.compat): Keras' own Adam, as bert4keras uses it there, the rule that
+fl_tuning.keras.compat): Keras' own Adam, as bert4keras uses it there, the rule that
 every read of the step counter sees its incremented value, and where dropout is drawn."""
 import contextlib
 

@@ -18,7 +18,7 @@ import inspect
 import numpy as np
 import tensorflow as tf
 
-from fl_tuning.compat import K, dropout_replaced, keras
+from fl_tuning.keras.compat import K, dropout_replaced, keras
 
 
 class SeededDropout(object):

@@ -1,5 +1,5 @@
 """The optimizer pieces of the TensorFlow 2.x / tf.keras stack, and where its dropout
-is drawn (chosen by fl_tuning.compat), made to compute what the TensorFlow 1.15 stack
+is drawn (chosen by fl_tuning.keras.compat), made to compute what the TensorFlow 1.15 stack
 computes.
 
 bert4keras' tf.keras optimizers are the (legacy) OptimizerV2 code path: updates are

@@ -1,0 +1,87 @@
+"""The Keras side of a run, behind the interface every framework implements
+(fl_tuning.framework): the task model built on its backbone with the tuning methods,
+trained one epoch at a time on given batches, predicting batches, saving and loading
+its tuned weights and resumable state, its parameter counts."""
+import random
+
+import numpy as np
+
+from fl_tuning.keras.compat import STACK, K, device_name, tf1
+from fl_tuning.keras.determinism import SeededDropout, SeededInitialValues
+from fl_tuning.keras.heads import build_task_model
+from fl_tuning.keras.methods import keras_methods
+from fl_tuning.keras.model_files import ModelFiles  # noqa: F401 (part of the interface)
+from fl_tuning.keras.models import build_model, parameter_report
+from fl_tuning.keras.optimizers import get_optimizer, learning_rate_at
+from fl_tuning.keras.weights import (
+    library_versions, load_state, load_tuned_weights, read_manifest, read_state, save_state,  # noqa: F401
+    save_tuned_weights,
+)
+
+NAME = 'keras'
+
+
+class Trainer(object):
+    """Builds in the current default graph (start from ``K.clear_session()``): the model,
+    then the seeds of the batches' order, then the optimizer (the original's order of
+    random draws)."""
+
+    def __init__(self, backbone, model_files, method_set, keep_tokens, task, seed, steps_per_epoch,
+                 fused_feed_forward=False):
+        tf1.set_random_seed(seed)
+        self.dropout = SeededDropout(seed)
+        initial_values = SeededInitialValues(seed)
+        with self.dropout.installed(), initial_values.recorded():
+            self.transformer = build_model(backbone, model_files.config, model_files.checkpoint,
+                                           methods=keras_methods(method_set), keep_tokens=keep_tokens,
+                                           fused_feed_forward=fused_feed_forward)
+            self.model, loss = build_task_model(task, self.transformer)
+        initial_values.assign(keep=self.transformer.loaded_weights)
+        # Seeded after building: Keras 2.3.1 draws its initializers' seeds from NumPy's
+        # generator, tf.keras does not, and the batches' order comes from it.
+        random.seed(seed)
+        np.random.seed(seed)
+        h = task.hyperparameters
+        self.optimizer = get_optimizer(h['learning_rate'], h['num_warmup_steps'], steps_per_epoch * h['epochs'],
+                                       grad_accum_steps=h['grad_accum_steps'])
+        self.model.compile(loss=loss, optimizer=self.optimizer)
+        self.model._make_train_function()  # creates the optimizer's variables now
+        report = parameter_report(self.transformer)
+        head = int(sum(K.count_params(w) for w in self.model.trainable_weights) - report['trainable'])
+        self.parameters = dict(report, head=head)
+
+    def train_epoch(self, batches, first_step, on_step=None):
+        """Train on ``batches`` ((inputs, labels) pairs); the loss of every step.
+        ``on_step(losses)`` is called after each step (progress)."""
+        losses = []
+        for step, (inputs, labels) in enumerate(batches, first_step):
+            self.dropout.set_step(step)
+            losses.append(float(self.model.train_on_batch(inputs, labels)))
+            if on_step is not None:
+                on_step(losses)
+        return losses
+
+    def predict_batch(self, inputs):
+        return self.model.predict_on_batch(inputs)
+
+    def learning_rate(self):
+        """The rate of the optimizer's current step."""
+        return learning_rate_at(self.optimizer, K.get_value(self.optimizer.iterations))
+
+    def save_weights(self, path, manifest):
+        save_tuned_weights(self.model, path, manifest)
+
+    def load_weights(self, path, expected):
+        load_tuned_weights(self.model, path, expected)
+
+    def save_state(self, path, state):
+        save_state(self.model, path, state)
+
+    def load_state(self, path):
+        load_state(self.model, path)
+
+
+def describe_device():
+    """(device, stack) that run, for the first log line and the record."""
+    return device_name(), STACK
+

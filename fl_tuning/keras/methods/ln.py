@@ -1,0 +1,15 @@
+"""LN-tuning on Keras: the LayerNorm layers it unfreezes, by name."""
+import fl_tuning.methods.ln as methods_ln
+from fl_tuning.keras.methods.base import KerasMethod, attention_name, feed_forward_name
+
+
+class LNTuning(methods_ln.LNTuning, KerasMethod):
+    def layer_names(self, transformer):
+        names = ['Embedding-Norm'] if self.ln_embedding else []
+        for index in range(transformer.num_hidden_layers):
+            names += ['%s-Norm' % attention_name(index), '%s-Norm' % feed_forward_name(index)]
+        return names
+
+    def unfreeze(self, transformer):
+        for name in self.layer_names(transformer):
+            transformer.layers[name].trainable = True
