@@ -27,21 +27,33 @@ def by_length(encoded):
     return sorted(range(len(encoded)), key=lambda i: -lengths[i])
 
 
+class PredictionBatches(object):
+    """``encoded`` in prediction batches, padded once (the dev set is predicted after
+    every epoch): by length, ``PREDICTION_BATCH_FACTOR`` training batches at a time."""
+
+    def __init__(self, task, encoded, batch_size):
+        self.task, self.count = task, len(encoded)
+        order = by_length(encoded)
+        size = batch_size * PREDICTION_BATCH_FACTOR
+        self.batches = []
+        for start in range(0, len(order), size):
+            indices = order[start:start + size]
+            batch = [encoded[i] for i in indices]
+            self.batches.append((indices, batch, collate(task, batch, with_labels=False)[0]))
+
+    def results(self, predict_batch, progress, description):
+        """The task's per-example results of ``predict_batch``, in the examples' order;
+        every result is the same as in file order (tested)."""
+        results = [None] * self.count
+        for indices, batch, inputs in progress_bar(progress, self.batches, description, len(self.batches)):
+            for i, result in zip(indices, self.task.reduce(predict_batch(inputs), batch)):
+                results[i] = result
+        return results
+
+
 def predict_results(predict_batch, task, encoded, batch_size, progress, description):
-    """The task's per-example results of ``predict_batch`` on ``encoded``, in their order.
-    Examples are predicted by length, ``PREDICTION_BATCH_FACTOR`` training batches at
-    a time; every result is the same as in file order (tested)."""
-    order = by_length(encoded)
-    size = batch_size * PREDICTION_BATCH_FACTOR
-    results = [None] * len(encoded)
-    starts = range(0, len(order), size)
-    for start in progress_bar(progress, starts, description, len(starts)):
-        indices = order[start:start + size]
-        batch = [encoded[i] for i in indices]
-        inputs, _ = collate(task, batch, with_labels=False)
-        for i, result in zip(indices, task.reduce(predict_batch(inputs), batch)):
-            results[i] = result
-    return results
+    """The task's per-example results of ``predict_batch`` on ``encoded``, in their order."""
+    return PredictionBatches(task, encoded, batch_size).results(predict_batch, progress, description)
 
 
 def write_submission(predict_batch, task, tokenizer, examples, encoded, batch_size, path, progress):

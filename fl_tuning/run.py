@@ -22,7 +22,7 @@ from fl_tuning.errors import InputError
 from fl_tuning.framework import load_framework
 from fl_tuning.manifests import fingerprint
 from fl_tuning.methods import default_learning_rate, label, method_set_from_sizes, sizes
-from fl_tuning.prediction import predict_results, progress_bar, write_submission
+from fl_tuning.prediction import PredictionBatches, predict_results, progress_bar, write_submission
 from fl_tuning.run_inputs import RunInputs, check_data_files
 from fl_tuning.run_store import RunStore
 from fl_tuning.tasks import get_task
@@ -232,13 +232,15 @@ class Run(object):
 
     def train(self):
         h, inputs = self.hyperparameters, self.inputs
+        with self.clock.timing('evaluation'):
+            dev_batches = PredictionBatches(self.task, inputs.encoded_dev, h['batch_size'])
         for epoch in range(len(self.epochs) + 1, h['epochs'] + 1):
             started = time.time()
             with self.clock.timing('training'):
                 loss = float(np.mean(self.train_epoch(epoch)))
             train_seconds = time.time() - started
             with self.clock.timing('evaluation'):
-                results = self.predict(inputs.encoded_dev, 'dev')
+                results = dev_batches.results(self.trainer.predict_batch, self.config.progress, 'dev')
             metrics = self.task.evaluate(inputs.dev_examples, inputs.encoded_dev, results)
             score = metrics[self.task.metric]
             improved = self.task.improves(score, self.best)

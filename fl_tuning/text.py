@@ -18,7 +18,7 @@ WORD_MAXLEN = 200
 def lowercase_and_normalize(text):
     """Lower case, then NFD with the combining marks dropped (accents: 'é' -> 'e')."""
     text = unicodedata.normalize('NFD', text.lower())
-    return ''.join(ch for ch in text if unicodedata.category(ch) != 'Mn')
+    return ''.join([ch for ch in text if unicodedata.category(ch) != 'Mn'])
 
 
 def is_space(ch):
@@ -32,13 +32,13 @@ def is_punctuation(ch):
             or unicodedata.category(ch).startswith('P'))
 
 
-CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-              (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
-
-
 def is_cjk_character(ch):
+    """CJK Unified Ideographs and their extensions and compatibility blocks (the common
+    block first: it decides for almost every character of Chinese text)."""
     code = ord(ch)
-    return any(low <= code <= high for low, high in CJK_RANGES)
+    return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
+            or 0x2A700 <= code <= 0x2B73F or 0x2B740 <= code <= 0x2B81F or 0x2B820 <= code <= 0x2CEAF
+            or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F)
 
 
 def is_dropped(ch):
@@ -111,14 +111,15 @@ class Tokenizer(object):
         return self.token_dict.get(token, self.unk_id)
 
     def tokens_to_ids(self, tokens):
-        return [self.token_to_id(token) for token in tokens]
+        get, unk_id = self.token_dict.get, self.unk_id
+        return [get(token, unk_id) for token in tokens]
 
     def split_words(self, text):
         """Punctuation and CJK characters alone, split on spaces, controls dropped."""
         spaced = []
         for ch in lowercase_and_normalize(text):
             if is_punctuation(ch) or is_cjk_character(ch):
-                spaced.append(' %s ' % ch)
+                spaced.append(' ' + ch + ' ')
             elif is_space(ch):
                 spaced.append(' ')
             elif not is_dropped(ch):
@@ -128,8 +129,8 @@ class Tokenizer(object):
     def word_pieces(self, word):
         """Greedy longest-match pieces ('##' inside a word); the word whole if any part
         has no piece."""
-        if len(word) > WORD_MAXLEN:
-            return [word]
+        if len(word) > WORD_MAXLEN or word in self.token_dict:
+            return [word]  # (a known word is its own piece: most words of Chinese text)
         pieces, start = [], 0
         while start < len(word):
             end = len(word)
