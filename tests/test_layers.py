@@ -34,15 +34,11 @@ print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))
 REFUSING = '''
 import sys
 class Refuse(object):
-    def find_module(self, name, path=None):
-        return self if name.split('.')[0] in %r else None
-    def load_module(self, name):
-        raise ImportError('refused: ' + name)
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in %r:
             raise ImportError('refused: ' + name)
 sys.meta_path.insert(0, Refuse())
-''' % (FRAMEWORKS, FRAMEWORKS)
+''' % (FRAMEWORKS,)
 
 
 def imported_frameworks(python, prefix=''):

@@ -65,14 +65,16 @@ def test_a_grid_of_four_runs_on_two_workers(tiny_models, data, tmp_path):
 @pytest.mark.full
 def test_a_killed_sweep_skips_finished_runs_and_resumes_the_killed_one(tiny_models, data, tmp_path):
     tiny = tiny_models['bert']
-    flags = ['--tasks', 'afqmc', '--methods', 'fl', '--seeds', '1,2', '--run-args', '--epochs 3']
+    # 20 epochs: seed 2's state file lives from its first epoch to its last, long
+    # enough to be seen (at 3 epochs of this tiny data it can come and go between polls)
+    flags = ['--tasks', 'afqmc', '--methods', 'fl', '--seeds', '1,2', '--run-args', '--epochs 20']
     output = tmp_path / 'runs'
     process = subprocess.Popen(sweep_command(tiny, data, output, *flags), cwd=ROOT, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     second_state = os.path.join(str(output), 'bert/afqmc/fl/full/seed2/state/afqmc.state')
     deadline = time.time() + 240
     while not os.path.exists(second_state) and time.time() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)  # the sweep and its run, mid-way through seed 2
     process.wait()
     assert os.path.exists(second_state)
@@ -88,7 +90,7 @@ def test_a_killed_sweep_skips_finished_runs_and_resumes_the_killed_one(tiny_mode
 
     reference = tmp_path / 'reference'
     assert sweep(*sweep_command(tiny, data, reference, '--tasks', 'afqmc', '--methods', 'fl', '--seeds', '2',
-                                '--run-args', '--epochs 3')).returncode == 0
+                                '--run-args', '--epochs 20')).returncode == 0
     name = 'bert/afqmc/fl/full/seed2'
     assert without_timings(record(output, name, 'afqmc')) == without_timings(record(reference, name, 'afqmc'))
 
