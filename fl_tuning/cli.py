@@ -101,7 +101,22 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     runs.add_argument('--write-dev-predictions', action='store_true',
                       help="the best epoch's dev predictions in the submission format, to "
                       'OUTPUT_DIR/dev_predictions/<task>.json (score them with evaluate)')
+    add_framework_arguments(parser)
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+
+
+def add_framework_arguments(parser):
+    from fl_tuning.framework import FRAMEWORKS, default_framework
+    group = parser.add_argument_group('framework')
+    group.add_argument('--framework', choices=list(FRAMEWORKS), default=default_framework(),
+                       help='keras: the faithful TensorFlow port; torch: PyTorch and transformers '
+                       '(default here: %(default)s, from the installed libraries)')
+    group.add_argument('--device', help='torch: cpu, cuda, cuda:1 ... (default: the GPU when there is one)')
+    group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16'], default='fp32',
+                       help='torch: fp32 (TF32 off: the faithful numbers, default), tf32 or bf16 autocast')
+    group.add_argument('--no-dropout', action='store_true',
+                       help='every dropout off, on either framework (for step-by-step comparisons)')
+    group.add_argument('--step-losses', action='store_true', help="every step's loss in the record")
 
 
 def add_method_arguments(group):
@@ -136,14 +151,16 @@ def run_config(args, backbone, task):
                      skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress,
                      train_files=args.train_file, dev_files=args.dev_file, few_shot=args.few_shot,
                      few_shot_seed=args.few_shot_seed, few_shot_dev=args.few_shot_dev,
-                     write_dev_predictions=args.write_dev_predictions, **overrides)
+                     write_dev_predictions=args.write_dev_predictions, framework=args.framework,
+                     dropout=not args.no_dropout, device=args.device, precision=args.precision,
+                     step_losses=args.step_losses, **overrides)
 
 
 def execute_run(config):
-    from fl_tuning.keras.compat import K
+    from fl_tuning.framework import load_framework
     from fl_tuning.run import Run
     summary = Run(config).execute()
-    K.clear_session()
+    load_framework(config.framework).reset()
     best = summary['best_dev'][summary['metric']]
     print('best dev %s: %.5f (epoch %s)' % (summary['metric'], best, summary['best_epoch']))
     for path in summary['submissions']:

@@ -16,7 +16,8 @@ import os
 import numpy as np
 from fl_tuning.keras.compat import K
 
-from fl_tuning.keras.checkpoints import read_config, write_checkpoint
+from fl_tuning.keras.checkpoints import write_checkpoint
+from fl_tuning.model_files import read_config
 from fl_tuning.errors import InputError
 from fl_tuning.hf_layout import hf_config, hf_weights
 from fl_tuning.data_files import atomic_directory

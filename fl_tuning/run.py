@@ -38,11 +38,15 @@ class RunConfig(object):
                  ffn_prompt_size=160, prompt_size=0, method_set=None, seed=None,
                  fused_feed_forward=False, progress=True, resume=False, skip_bad_lines=False,
                  train_files=None, dev_files=None, few_shot=None, few_shot_seed=0, few_shot_dev=None,
-                 write_dev_predictions=False, **overrides):
+                 write_dev_predictions=False, framework='keras', dropout=True, device=None, precision='fp32',
+                 step_losses=False, **overrides):
         """``method_set``: {method name: settings} (fl_tuning.methods); without it the
         two sizes decide, as in the original. ``train_files``, ``dev_files``: file names
         inside the task folder instead of the task's CLUE files. ``few_shot``: K, to
-        train on a sample drawn from (K, ``few_shot_seed``); ``few_shot_dev`` likewise."""
+        train on a sample drawn from (K, ``few_shot_seed``); ``few_shot_dev`` likewise.
+        ``framework``: 'keras' (the faithful port) or 'torch'; ``dropout=False`` turns every
+        dropout off (step-by-step comparisons); ``device``, ``precision``: the torch side's;
+        ``step_losses``: every step's loss in the record."""
         unknown = set(overrides) - set(OVERRIDABLE)
         if unknown:
             raise ValueError('unknown hyperparameter(s): %s' % ', '.join(sorted(unknown)))
@@ -55,6 +59,8 @@ class RunConfig(object):
         self.train_files, self.dev_files = train_files, dev_files
         self.few_shot, self.few_shot_seed, self.few_shot_dev = few_shot, few_shot_seed, few_shot_dev
         self.write_dev_predictions = write_dev_predictions
+        self.framework, self.dropout, self.device, self.precision = framework, dropout, device, precision
+        self.step_losses = step_losses
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
 
 
@@ -138,7 +144,8 @@ def run_settings(config, task, inputs, model_files, seed):
     return dict(model_files.fingerprints, backbone=config.backbone, task=task.name,
                 methods=inputs.method_set, method=label(inputs.method_set),
                 ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size,
-                fused_feed_forward=config.fused_feed_forward, seed=seed,
+                fused_feed_forward=config.fused_feed_forward, seed=seed, framework=config.framework,
+                precision=config.precision, dropout=config.dropout,
                 data_files={'train': list(task.train_files), 'dev': list(task.dev_files)},
                 few_shot=inputs.samples, hyperparameters=task.hyperparameters,
                 skip_bad_lines=config.skip_bad_lines, data_fingerprint='sha256:' + data.hexdigest())
@@ -150,7 +157,7 @@ class Run(object):
 
     def __init__(self, config, log=print):
         self.config, self.log = config, log
-        self.framework = load_framework()
+        self.framework = load_framework(config.framework)
         named = get_task(config.task)  # as the table and the CLUE files define it
         hyperparameters, self.learning_rate_source = run_hyperparameters(
             named.hyperparameters, config.method_set, config.overrides)
@@ -193,7 +200,9 @@ class Run(object):
                 return completed
         self.trainer = self.framework.Trainer(config.backbone, self.model_files, self.inputs.method_set,
                                               self.inputs.keep_tokens, self.task, self.seed,
-                                              self.steps_per_epoch(), config.fused_feed_forward)
+                                              self.steps_per_epoch(), config.fused_feed_forward,
+                                              dropout=config.dropout, device=config.device,
+                                              precision=config.precision)
         if state is not None:
             self.restore(state)
         return None
@@ -237,7 +246,8 @@ class Run(object):
         for epoch in range(len(self.epochs) + 1, h['epochs'] + 1):
             started = time.time()
             with self.clock.timing('training'):
-                loss = float(np.mean(self.train_epoch(epoch)))
+                losses = self.train_epoch(epoch)
+                loss = float(np.mean(losses))
             train_seconds = time.time() - started
             with self.clock.timing('evaluation'):
                 results = dev_batches.results(self.trainer.predict_batch, self.config.progress, 'dev')
@@ -250,6 +260,8 @@ class Run(object):
                 'seconds': round(time.time() - started, 3),
                 'examples_per_second': round(len(inputs.encoded_train) / train_seconds, 2),
             })
+            if self.config.step_losses:
+                self.epochs[-1]['losses'] = losses
             with self.clock.timing('saving'):
                 if improved:
                     self.best, self.best_epoch = score, epoch
@@ -314,7 +326,7 @@ class Run(object):
         self.store.write_record(header, self.epochs, self.summary() if final else None)
 
     def execute(self):
-        self.device, self.stack = self.framework.describe_device()
+        self.device, self.stack = self.framework.describe_device(self.config.device)
         self.log('device: %s (%s)' % (self.device, self.stack))
         with self.clock.timing('start-up'):
             completed = self.start()

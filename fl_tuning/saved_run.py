@@ -6,7 +6,7 @@ from fl_tuning.errors import InputError
 from fl_tuning.data_files import BadLines, DataErrors
 from fl_tuning.keras.heads import build_task_model
 from fl_tuning.keras.methods import keras_methods
-from fl_tuning.keras.model_files import ModelFiles
+from fl_tuning.model_files import ModelFiles
 from fl_tuning.keras.models import build_model
 from fl_tuning.tasks import get_task
 from fl_tuning.vocab import build_tokenizer, load_vocabulary

@@ -229,7 +229,7 @@ def test_checkpoint_found_by_its_index_or_named_explicitly(tiny_models, clue_dat
         target = name.replace('bert_model.ckpt', 'model.ckpt-691689')
         if name != 'checkpoint':  # NEZHA's release has no 'checkpoint' file
             shutil.copy(os.path.join(tiny.directory, name), os.path.join(model_dir, target))
-    from fl_tuning.keras.model_files import locate_checkpoint
+    from fl_tuning.model_files import locate_checkpoint
     assert locate_checkpoint(model_dir) == os.path.join(model_dir, 'model.ckpt-691689')
     assert locate_checkpoint(model_dir, 'model.ckpt-691689') == os.path.join(model_dir, 'model.ckpt-691689')
     with pytest.raises(Exception, match='checkpoint not found: model.ckpt-1'):
@@ -243,7 +243,7 @@ def test_checkpoint_of_a_moved_folder_is_found_by_its_file_name(tiny_models, tmp
         assert '"bert_model.ckpt"' in f.read()  # write_checkpoint writes relative paths
     with open(os.path.join(moved, 'checkpoint'), 'w', encoding='utf-8') as f:
         f.write('model_checkpoint_path: "/elsewhere/bert_model.ckpt"\n')  # as tf.train.Saver writes
-    from fl_tuning.keras.model_files import locate_checkpoint
+    from fl_tuning.model_files import locate_checkpoint
     assert locate_checkpoint(moved) == os.path.join(moved, 'bert_model.ckpt')
 
 

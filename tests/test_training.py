@@ -5,7 +5,8 @@ import pytest
 from fl_tuning.keras.models import build_model
 from fl_tuning.vocab import load_vocabulary
 from fl_tuning.keras.compat import K, keras
-from fl_tuning.keras.optimizers import get_optimizer, learning_rate_schedule
+from fl_tuning.keras.optimizers import get_optimizer
+from fl_tuning.optimization import learning_rate_schedule
 
 from conftest import BACKBONES, classifier, padded_batch
 

@@ -1,46 +1,19 @@
-"""Reading model configs and checking Google-format checkpoints before loading.
+"""Checking Google-format checkpoints against the Keras model before loading, and writing them.
 
 bert4keras' own loader fails deep inside TensorFlow on a missing variable and
 silently accepts some mismatches; these checks name the variable instead.
 """
 import difflib
-import json
-import os
 
 import numpy as np
 import tensorflow as tf
 
 from fl_tuning.keras.compat import K, tf1
 
-from fl_tuning.errors import CheckpointError, ConfigError
-
-REQUIRED_CONFIG_FIELDS = (
-    'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
-    'intermediate_size', 'hidden_act',
-)
+from fl_tuning.errors import CheckpointError
 
 # Variables whose rows bert4keras selects with keep_tokens before loading.
 ROW_SLICED_VARIABLES = ('bert/embeddings/word_embeddings', 'cls/predictions/output_bias')
-
-
-def read_config(config_path):
-    """The bert_config.json as a dict, with its required fields checked."""
-    if not os.path.isfile(config_path):
-        raise ConfigError('model config not found: %s' % config_path)
-    try:
-        with open(config_path, encoding='utf-8') as f:
-            config = json.load(f)
-    except ValueError as e:
-        raise ConfigError('%s: not valid JSON (%s)' % (config_path, e))
-    if not isinstance(config, dict):
-        raise ConfigError('%s: expected a JSON object' % config_path)
-    missing = [field for field in REQUIRED_CONFIG_FIELDS if field not in config]
-    if missing:
-        raise ConfigError('%s: missing field(s) %s' % (config_path, ', '.join(missing)))
-    if config['hidden_size'] % config['num_attention_heads']:
-        raise ConfigError('%s: hidden_size %d is not a multiple of num_attention_heads %d' % (
-            config_path, config['hidden_size'], config['num_attention_heads']))
-    return config
 
 
 def open_checkpoint(checkpoint_path):
@@ -104,44 +77,3 @@ def check_shape(transformer, variable, shape, expected):
         raise CheckpointError(
             'checkpoint variable %r has shape %s but the model config expects %s: '
             'the config does not match the checkpoint' % (variable, list(shape), list(expected)))
-
-
-def check_model_files(backbone, config_path, checkpoint_path, vocab_path, warn=print):
-    """Before a model is built: the config, vocabulary and checkpoint belong together
-    and to ``backbone``. Raises ConfigError or CheckpointError naming the mismatch."""
-    config = read_config(config_path)
-    shapes = open_checkpoint(checkpoint_path).get_variable_to_shape_map()
-
-    def shape(name):
-        if name not in shapes:
-            raise CheckpointError('checkpoint %s has no variable %r' % (checkpoint_path, name))
-        return list(shapes[name])
-
-    rows, width = shape('bert/embeddings/word_embeddings')
-    with open(vocab_path, encoding='utf-8') as f:
-        tokens = sum(1 for _ in f)
-    if tokens != rows:
-        raise CheckpointError('vocabulary size mismatch: %s has %d tokens but the checkpoint\'s word '
-                              'embeddings have %d rows' % (vocab_path, tokens, rows))
-    layers = len(set(name.split('/')[2] for name in shapes if name.startswith('bert/encoder/layer_')))
-    intermediate = shape('bert/encoder/layer_0/intermediate/dense/kernel')[1]
-    for field, value in (('vocab_size', rows), ('hidden_size', width), ('num_hidden_layers', layers),
-                         ('intermediate_size', intermediate)):
-        if config[field] != value:
-            raise ConfigError('%s: %s is %d but the checkpoint has %d' % (
-                config_path, field, config[field], value))
-    positions = 'bert/embeddings/position_embeddings'
-    if backbone == 'bert':
-        if positions not in shapes:
-            raise CheckpointError(
-                'checkpoint %s has no %r: BERT needs absolute position embeddings; '
-                'is it a NEZHA or RoFormer checkpoint? (--backbone nezha or roformer)'
-                % (checkpoint_path, positions))
-        if shape(positions)[0] < config.get('max_position_embeddings', 512):
-            raise ConfigError('%s: max_position_embeddings is %d but the checkpoint has %d positions'
-                              % (config_path, config.get('max_position_embeddings', 512),
-                                 shape(positions)[0]))
-    elif positions in shapes:
-        warn('note: checkpoint %s has absolute position embeddings, which %s does not use; '
-             'if it is a BERT checkpoint, use --backbone bert' % (checkpoint_path, backbone))
-    return config

@@ -8,28 +8,32 @@ original's: inverted dropout, each unit kept with probability 1 - rate.
 
 Initial values: TF1 Keras and tf.keras draw a weight's initial values with
 different random ops, so one seed would start the two stacks from different
-weights. Here NumPy draws them from (seed, the weight's place in the order the model
-creates its weights: the same on both stacks, unlike auto-generated layer names),
-from the distribution the weight's initializer names.
+weights. Here NumPy draws them (fl_tuning.initial_values) from (seed, the weight's
+place in the order the model creates its weights: the same on both stacks, unlike
+auto-generated layer names), from the distribution the weight's initializer names.
 """
 import contextlib
 import inspect
 
-import numpy as np
 import tensorflow as tf
 
+from fl_tuning.initial_values import generator, truncated_normal, variance_scaling
 from fl_tuning.keras.compat import K, dropout_replaced, keras
 
 
 class SeededDropout(object):
+    """``enabled=False`` turns every dropout of the model off (the switch for
+    step-by-step comparisons with the PyTorch side)."""
 
-    def __init__(self, seed):
-        self.seed = int(seed)
+    def __init__(self, seed, enabled=True):
+        self.seed, self.enabled = int(seed), enabled
         self.step = K.variable(0, dtype='int64', name='dropout_step')
         self.sites = 0
 
     def dropout(self, x, level, noise_shape=None):
         """Every dropout of the model, with the stack's ``dropout_replaced``."""
+        if not self.enabled:
+            return x
         self.sites += 1
         shape = tf.shape(x) if noise_shape is None else noise_shape
         op_seed = tf.constant(self.seed * 4096 + self.sites, dtype='int64')
@@ -92,7 +96,7 @@ class SeededInitialValues(object):
         for place, (weight, initializer) in enumerate(self.created):
             if id(weight) in kept:
                 continue
-            rng = np.random.RandomState([self.seed, place])
+            rng = generator(self.seed, place)
             value = initial_value(initializer, K.int_shape(weight), rng)
             if value is not None:
                 pairs.append((weight, value.astype(K.dtype(weight))))
@@ -100,44 +104,14 @@ class SeededInitialValues(object):
 
 
 def initial_value(initializer, shape, rng):
-    """A draw from the initializer's distribution (Keras' parameters and truncation at
-    two standard deviations), or None for a non-random initializer."""
+    """A draw from the initializer's distribution, or None for a non-random initializer."""
     kind = type(initializer).__name__
     if kind == 'TruncatedNormal':
-        return initializer.mean + initializer.stddev * truncated_standard_normal(rng, shape)
+        return truncated_normal(rng, shape, initializer.mean, initializer.stddev)
     if kind == 'RandomNormal':
         return rng.normal(initializer.mean, initializer.stddev, size=shape)
     if kind == 'RandomUniform':
         return rng.uniform(initializer.minval, initializer.maxval, size=shape)
     if isinstance(initializer, keras.initializers.VarianceScaling):
-        return variance_scaling(initializer, shape, rng)
+        return variance_scaling(rng, shape, initializer.scale, initializer.mode, initializer.distribution)
     return None
-
-
-def truncated_standard_normal(rng, shape):
-    values = rng.standard_normal(size=shape)
-    outside = np.abs(values) > 2
-    while outside.any():
-        values[outside] = rng.standard_normal(size=int(outside.sum()))
-        outside = np.abs(values) > 2
-    return values
-
-
-def variance_scaling(initializer, shape, rng):
-    if len(shape) == 0:
-        fan_in = fan_out = 1
-    elif len(shape) == 1:
-        fan_in = fan_out = shape[0]
-    else:
-        receptive_field = int(np.prod(shape[:-2]))
-        fan_in, fan_out = shape[-2] * receptive_field, shape[-1] * receptive_field
-    fan = {'fan_in': fan_in, 'fan_out': fan_out, 'fan_avg': (fan_in + fan_out) / 2.0}[initializer.mode]
-    scale = initializer.scale / max(1.0, fan)
-    distribution = initializer.distribution
-    if distribution == 'uniform':
-        limit = np.sqrt(3.0 * scale)
-        return rng.uniform(-limit, limit, size=shape)
-    if distribution == 'untruncated_normal':
-        return rng.normal(0.0, np.sqrt(scale), size=shape)
-    # 'truncated_normal' (Keras 2.3.1 also calls it 'normal'): the truncated spread restored
-    return np.sqrt(scale) / .87962566103423978 * truncated_standard_normal(rng, shape)

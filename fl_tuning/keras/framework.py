@@ -6,11 +6,12 @@ import random
 
 import numpy as np
 
+from fl_tuning.errors import InputError
 from fl_tuning.keras.compat import STACK, K, device_name, tf1
 from fl_tuning.keras.determinism import SeededDropout, SeededInitialValues
 from fl_tuning.keras.heads import build_task_model
 from fl_tuning.keras.methods import keras_methods
-from fl_tuning.keras.model_files import ModelFiles  # noqa: F401 (part of the interface)
+from fl_tuning.model_files import ModelFiles  # noqa: F401 (part of the interface)
 from fl_tuning.keras.models import build_model, parameter_report
 from fl_tuning.keras.optimizers import get_optimizer, learning_rate_at
 from fl_tuning.keras.weights import (
@@ -27,9 +28,10 @@ class Trainer(object):
     random draws)."""
 
     def __init__(self, backbone, model_files, method_set, keep_tokens, task, seed, steps_per_epoch,
-                 fused_feed_forward=False):
+                 fused_feed_forward=False, dropout=True, device=None, precision='fp32'):
+        check_options(device, precision)
         tf1.set_random_seed(seed)
-        self.dropout = SeededDropout(seed)
+        self.dropout = SeededDropout(seed, enabled=dropout)
         initial_values = SeededInitialValues(seed)
         with self.dropout.installed(), initial_values.recorded():
             self.transformer = build_model(backbone, model_files.config, model_files.checkpoint,
@@ -81,7 +83,19 @@ class Trainer(object):
         load_state(self.model, path)
 
 
-def describe_device():
+def check_options(device, precision):
+    if device is not None:
+        raise InputError('--device is for --framework torch: TensorFlow places the model itself')
+    if precision != 'fp32':
+        raise InputError('--precision %s is for --framework torch: the Keras side computes in float32'
+                         % precision)
+
+
+def describe_device(device=None):
     """(device, stack) that run, for the first log line and the record."""
     return device_name(), STACK
 
+
+def reset():
+    """A fresh graph for the next run in this process."""
+    K.clear_session()

@@ -15,7 +15,8 @@ from bert4keras.layers import FeedForward, Lambda, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
 from fl_tuning.backbones import BACKBONES
-from fl_tuning.keras.checkpoints import check_checkpoint, checkpoint_pairs, read_config
+from fl_tuning.keras.checkpoints import check_checkpoint, checkpoint_pairs
+from fl_tuning.model_files import read_config
 from fl_tuning.keras.layers import PrefixAttention
 from fl_tuning.keras.methods import keras_methods
 from fl_tuning.methods import method_set_from_sizes

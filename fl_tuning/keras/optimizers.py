@@ -3,19 +3,15 @@ piecewise-linear schedule and, for accumulation > 1, bert4keras' gradient
 accumulation, composed from the same bert4keras 0.10.8 wrappers so that their
 quirks (ORIGINAL_SPEC §8) carry over unchanged.
 """
-import numpy as np
-
 from fl_tuning.keras.compat import Adam, K, extend_with_ordered_step_reads  # noqa: I100 (the stack first)
+from fl_tuning.optimization import (
+    EXCLUDE_FROM_WEIGHT_DECAY, WEIGHT_DECAY_RATE, learning_rate_schedule, multiplier,
+)
 from bert4keras.optimizers import (
     extend_with_gradient_accumulation,
     extend_with_piecewise_linear_lr,
     extend_with_weight_decay,
 )
-
-WEIGHT_DECAY_RATE = 0.01
-EXCLUDE_FROM_WEIGHT_DECAY = ['Norm', 'bias']
-
-
 
 AdamW = extend_with_weight_decay(Adam, name='AdamW')
 AdamWLR = extend_with_piecewise_linear_lr(AdamW, name='AdamWLR')
@@ -23,16 +19,6 @@ AdamWLRG = extend_with_gradient_accumulation(AdamWLR, name='AdamWG')
 OrderedAdamWLR = extend_with_ordered_step_reads(AdamWLR)
 OrderedAdamWLRG = extend_with_ordered_step_reads(AdamWLRG)
 OrderedAdamWLR.__name__, OrderedAdamWLRG.__name__ = 'AdamWLR', 'AdamWG'  # the original's names
-
-
-def learning_rate_schedule(num_warmup_steps, num_train_steps, grad_accum_steps=1):
-    """The original multiplies both points by the accumulation steps although
-    ``num_train_steps`` already counts micro-batches, so with accumulation the
-    rate only decays to ``1 - 1/grad_accum_steps`` of its peak (kept on purpose)."""
-    return {
-        num_warmup_steps * grad_accum_steps: 1.0,
-        num_train_steps * grad_accum_steps: 0.0,
-    }
 
 
 def get_optimizer(learning_rate, num_warmup_steps, num_train_steps,
@@ -52,10 +38,5 @@ def get_optimizer(learning_rate, num_warmup_steps, num_train_steps,
 
 
 def learning_rate_at(optimizer, step):
-    """The effective learning rate at micro-step ``step``: the base rate times
-    bert4keras' piecewise-linear multiplier (which starts from (0, 0))."""
-    points = sorted(optimizer.lr_schedule.items())
-    if points[0][0] != 0:
-        points = [(0, 0.0)] + points
-    steps, multipliers = zip(*points)
-    return float(K.get_value(optimizer.learning_rate)) * float(np.interp(step, steps, multipliers))
+    """The effective learning rate at micro-step ``step``."""
+    return float(K.get_value(optimizer.learning_rate)) * multiplier(optimizer.lr_schedule, step)

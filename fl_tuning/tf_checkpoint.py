@@ -1,0 +1,165 @@
+"""TensorFlow checkpoints (the tensor-bundle format Google's BERT releases use) read with
+NumPy alone, so that the PyTorch side loads the same folders without TensorFlow.
+
+A prefix ``p`` has ``p.index``, a table (LevelDB's layout, uncompressed) from each
+variable name to its dtype, shape, shard and byte range, and ``p.data-*-of-*``, the raw
+little-endian bytes.
+"""
+import os
+import struct
+
+import numpy as np
+
+from fl_tuning.errors import CheckpointError
+
+TABLE_MAGIC = 0xdb4775248b80fb57
+FOOTER_SIZE = 48
+BLOCK_TRAILER_SIZE = 5  # compression type and CRC after every block
+# TensorFlow's DataType numbers of the dtypes a model checkpoint holds.
+DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
+          9: np.int64, 10: np.bool_, 19: np.float16}
+
+
+def varint(data, position):
+    """(value, next position) of a base-128 varint."""
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7f) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+
+
+def protobuf_fields(data):
+    """(field number, value) of a serialized message: ints for varints, bytes otherwise."""
+    position = 0
+    while position < len(data):
+        key, position = varint(data, position)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, position = varint(data, position)
+        elif wire == 1:
+            value, position = data[position:position + 8], position + 8
+        elif wire == 2:
+            length, position = varint(data, position)
+            value, position = data[position:position + length], position + length
+        elif wire == 5:
+            value, position = data[position:position + 4], position + 4
+        else:
+            raise ValueError('unsupported protobuf wire type %d' % wire)
+        yield number, value
+
+
+def block_entries(data):
+    """(key, value) of a table block (keys prefix-compressed, restart array at the end)."""
+    restarts = struct.unpack('<I', data[-4:])[0]
+    end = len(data) - 4 * (restarts + 1)
+    position, key = 0, b''
+    while position < end:
+        shared, position = varint(data, position)
+        unshared, position = varint(data, position)
+        length, position = varint(data, position)
+        key = key[:shared] + data[position:position + unshared]
+        position += unshared
+        yield key, data[position:position + length]
+        position += length
+
+
+def block_handle(data):
+    offset, position = varint(data, 0)
+    size, _ = varint(data, position)
+    return offset, size
+
+
+class Entry(object):
+    """Where a variable's bytes are, and what they are."""
+
+    def __init__(self, data):
+        self.dtype, self.shape, self.shard, self.offset, self.size = 1, (), 0, 0, 0
+        for number, value in protobuf_fields(data):
+            if number == 1:
+                self.dtype = value
+            elif number == 2:
+                self.shape = tuple(dict(protobuf_fields(dim)).get(1, 0)
+                                   for field, dim in protobuf_fields(value) if field == 2)
+            elif number == 3:
+                self.shard = value
+            elif number == 4:
+                self.offset = value
+            elif number == 5:
+                self.size = value
+
+
+class CheckpointReader(object):
+    """The variables of the checkpoint at ``prefix``: ``shapes()``, ``read(name)``."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        index = prefix + '.index'
+        try:
+            with open(index, 'rb') as f:
+                table = f.read()
+            self.entries, self.shards = self.parse(table)
+        except (OSError, ValueError, IndexError, struct.error):
+            raise CheckpointError('no readable TensorFlow checkpoint at %s (expected %s.index and %s.data-*)'
+                                  % (prefix, prefix, prefix))
+
+    @staticmethod
+    def parse(table):
+        if len(table) < FOOTER_SIZE or struct.unpack('<Q', table[-8:])[0] != TABLE_MAGIC:
+            raise ValueError('not a table')
+        footer = table[-FOOTER_SIZE:]
+        _, position = varint(footer, 0)
+        _, position = varint(footer, position)  # the metaindex handle, unused
+        offset, size = block_handle(footer[position:])
+        entries, shards = {}, 1
+        for _, handle in block_entries(table[offset:offset + size]):
+            start, length = block_handle(handle)
+            for key, value in block_entries(table[start:start + length]):
+                if key == b'':  # the bundle's header
+                    shards = dict(protobuf_fields(value)).get(1, 1)
+                else:
+                    entries[key.decode('utf-8')] = Entry(value)
+        return entries, shards
+
+    def shapes(self):
+        """{name: shape} of every variable (lists, as TensorFlow's reader gives them)."""
+        return dict((name, list(entry.shape)) for name, entry in self.entries.items())
+
+    def data_path(self, shard):
+        return '%s.data-%05d-of-%05d' % (self.prefix, shard, self.shards)
+
+    def read(self, name):
+        entry = self.entries[name]
+        if entry.dtype not in DTYPES:
+            raise CheckpointError('checkpoint %s: variable %r has TensorFlow dtype %d, which is not read here'
+                                  % (self.prefix, name, entry.dtype))
+        path = self.data_path(entry.shard)
+        try:
+            with open(path, 'rb') as f:
+                f.seek(entry.offset)
+                data = f.read(entry.size)
+        except OSError as e:
+            raise CheckpointError('cannot read checkpoint data %s: %s' % (path, e.strerror or e))
+        dtype = np.dtype(DTYPES[entry.dtype]).newbyteorder('<')
+        if len(data) != entry.size or entry.size != dtype.itemsize * int(np.prod(entry.shape, dtype=np.int64)):
+            raise CheckpointError('checkpoint data %s is truncated: variable %r needs bytes %d-%d, the file has %d'
+                                  % (path, name, entry.offset, entry.offset + entry.size,
+                                     os.path.getsize(path)))
+        return np.frombuffer(data, dtype).reshape(entry.shape).astype(DTYPES[entry.dtype])
+
+
+def read_checkpoint_state(model_dir):
+    """The prefix a folder's ``checkpoint`` file names (``model_checkpoint_path``), or None."""
+    path = os.path.join(model_dir, 'checkpoint')
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            if key.strip() == 'model_checkpoint_path':
+                named = value.strip().strip('"')
+                return named if os.path.isabs(named) else os.path.join(model_dir, named)
+    return None

@@ -1,0 +1,253 @@
+"""The tuned encoder on PyTorch: a transformers backbone's own modules and weights, run
+by one forward written here with the extension points of the Keras side
+(fl_tuning.keras.models.TunedTransformer), so that every method adds its parts in the
+same places and the arithmetic is bert4keras': the embedding stage, the UniLM
+attention bias from the segment ids, each block's input, the key/value prefixes and
+the feed-forward layer of each block, the encoder's output.
+
+Positions per backbone, as bert4keras: BERT adds absolute position embeddings; NEZHA
+adds relative position vectors (a fixed sinusoid table, distances clipped at 64) to
+the attention logits and outputs; RoFormer rotates queries and keys.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fl_tuning.initial_values import generator, truncated_normal
+from fl_tuning.torch.backbones import NEZHA_MAX_RELATIVE_POSITION
+
+# bert4keras' K.infinity(): what masked attention logits and pointer cells get.
+MASKED = -1e12
+# The initializer bert4keras gives every weight it creates: TruncatedNormal(stddev=0.02).
+INITIALIZER_STDDEV = 0.02
+# Weights the Keras model creates that are not on the PyTorch side's path (the MLM head
+# of application='unilm': dense kernel and bias, LayerNorm, output bias).
+UNUSED_KERAS_WEIGHTS = 5
+
+
+class Slot(object):
+    """A weight in the Keras model's creation order: its parameter here (None where
+    the Keras weight is loaded or has no counterpart) and its Keras initializer:
+    'truncated_normal' or 'normal' (stddev 0.02, drawn), 'zeros' or 'ones'."""
+
+    def __init__(self, parameter=None, draw=None, transposed=False):
+        self.parameter, self.draw, self.transposed = parameter, draw, transposed
+
+    def keras_shape(self):
+        shape = tuple(self.parameter.shape)
+        return shape[::-1] if self.transposed else shape
+
+    def assign(self, seed, place):
+        if self.parameter is None:
+            return
+        if self.draw in ('zeros', 'ones'):
+            with torch.no_grad():
+                self.parameter.fill_(1.0 if self.draw == 'ones' else 0.0)
+            return
+        rng = generator(seed, place)
+        if self.draw == 'truncated_normal':
+            value = truncated_normal(rng, self.keras_shape(), 0.0, INITIALIZER_STDDEV)
+        else:
+            value = rng.normal(0.0, INITIALIZER_STDDEV, size=self.keras_shape())
+        value = value.astype(np.float32)
+        with torch.no_grad():
+            self.parameter.copy_(torch.from_numpy(np.ascontiguousarray(value.T if self.transposed else value)))
+
+
+def linear_slots(linear):
+    """A Dense layer's kernel (drawn) and bias (zeros), in Keras' order."""
+    slots = [Slot(linear.weight, 'truncated_normal', transposed=True)]
+    if linear.bias is not None:
+        slots.append(Slot(linear.bias, 'zeros'))
+    return slots
+
+
+def loaded(count):
+    return [Slot() for _ in range(count)]
+
+
+def relative_position_table(max_relative, depth):
+    """bert4keras' Sinusoidal initializer of NEZHA's relative positions (computed in
+    float64, stored in float32): row p is distance p - max_relative."""
+    positions = np.arange(2 * max_relative + 1)[:, None]
+    theta = positions / np.power(10000, 2. * np.arange(depth // 2) / depth)
+    table = np.zeros((2 * max_relative + 1, depth))
+    table[:, 0::2], table[:, 1::2] = np.sin(theta), np.cos(theta)
+    return table.astype(np.float32)
+
+
+def sinusoids(length, dim, device):
+    """bert4keras' SinusoidalPositionEmbedding ('zero' mode): [L, dim], sin and cos
+    interleaved, computed in float32."""
+    positions = torch.arange(length, dtype=torch.float32, device=device)
+    frequencies = torch.pow(10000.0, -2 * torch.arange(dim // 2, dtype=torch.float32, device=device) / dim)
+    angles = positions[:, None] * frequencies[None]
+    return torch.stack([torch.sin(angles), torch.cos(angles)], -1).reshape(length, dim)
+
+
+def rotate(x, table):
+    """Rotary position embedding of ``x`` by ``table`` (sinusoids of its positions,
+    broadcast against it: [L, d] for [..., L, d]), rotating adjacent pairs."""
+    cos = table[..., 1::2].repeat_interleave(2, -1)
+    sin = table[..., ::2].repeat_interleave(2, -1)
+    pairs = torch.stack([-x[..., 1::2], x[..., ::2]], -1).reshape(x.shape)
+    return x * cos + pairs * sin
+
+
+def key_mask_bias(mask):
+    """[B, 1, 1, L] additive: 0 for real keys, MASKED for padding."""
+    return torch.where(mask, 0.0, MASKED)[:, None, None, :]
+
+
+def unilm_bias(segment_ids):
+    """bert4keras' UniLM mask as an additive bias [B, 1, L, L]: token i sees token j when
+    j's cumulative segment count is at most i's (all zero segments: everything)."""
+    counts = torch.cumsum(segment_ids, 1)
+    return torch.where(counts[:, None, :] <= counts[:, :, None], 0.0, MASKED)[:, None]
+
+
+class TunedEncoder(nn.Module):
+    """The backbone (a transformers model) with the methods' parts. ``dropout=False``
+    turns every dropout off (the switch for step-by-step comparisons)."""
+
+    def __init__(self, backbone, model, methods, dropout=True):
+        super(TunedEncoder, self).__init__()
+        self.backbone_name, self.model, self.methods = backbone, model, list(methods)
+        config = model.config
+        self.num_hidden_layers, self.num_attention_heads = config.num_hidden_layers, config.num_attention_heads
+        self.hidden_size = config.hidden_size
+        self.attention_head_size = self.attention_key_size = config.hidden_size // config.num_attention_heads
+        self.hidden_dropout = config.hidden_dropout_prob if dropout else 0.0
+        self.attention_dropout = config.attention_probs_dropout_prob if dropout else 0.0
+        self.dropout_enabled = dropout
+        self.absolute_positions = backbone == 'bert'
+        if backbone == 'nezha':
+            table = relative_position_table(NEZHA_MAX_RELATIVE_POSITION, self.attention_key_size)
+            self.register_buffer('relative_positions', torch.from_numpy(table), persistent=False)
+        self.parts = nn.ModuleDict()
+        for method in self.methods:
+            part = method.build(self)
+            if part is not None:
+                self.parts[method.name] = part
+
+    def part(self, method):
+        return self.parts[method.name]
+
+    # -- the forward pass ---------------------------------------------------------------
+    def dropout(self, x, rate):
+        return F.dropout(x, rate, self.training) if rate and self.dropout_enabled else x
+
+    def embeddings(self, token_ids, segment_ids):
+        embeddings = self.model.embeddings
+        x = embeddings.word_embeddings(token_ids) + embeddings.token_type_embeddings(segment_ids)
+        if self.absolute_positions:
+            x = x + embeddings.position_embeddings.weight[:token_ids.shape[1]][None]
+        x = self.dropout(embeddings.LayerNorm(x), self.hidden_dropout)
+        if hasattr(self.model, 'embeddings_project'):
+            x = self.model.embeddings_project(x)
+        return x
+
+    def forward(self, token_ids, segment_ids):
+        """(last hidden states [B, L, d], token mask [B, L])."""
+        mask = token_ids > 0
+        x = self.embeddings(token_ids, segment_ids)
+        for method in self.methods:
+            x, mask = method.embedding_output(self, x, mask)
+        bias = unilm_bias(segment_ids)
+        for method in self.methods:
+            bias = method.attention_bias(self, bias)
+        for index, layer in enumerate(self.model.encoder.layer):
+            for method in self.methods:
+                x = method.block_input(self, x, index, token_ids)
+            x = self.block(layer, index, x, mask, bias)
+        for method in self.methods:
+            x, mask = method.encoder_output(self, x, mask)
+        return x, mask
+
+    def block(self, layer, index, x, mask, bias):
+        prefixes = None
+        for method in self.methods:
+            prefixes = method.key_value_prefixes(self, x, mask, index) or prefixes
+        prefix_length = 0 if prefixes is None else prefixes[0].shape[2]
+        bias = F.pad(bias + key_mask_bias(mask), (prefix_length, 0))
+        attended = self.attention(layer.attention.self, x, bias, prefixes)
+        attended = self.dropout(layer.attention.output.dense(attended), self.hidden_dropout)
+        x = layer.attention.output.LayerNorm(x + attended)
+        f = layer.output.dense(layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x)))
+        for method in self.methods:
+            added = method.feed_forward_branch(self, x, index)
+            if added is not None:
+                f = f + added
+        return layer.output.LayerNorm(x + self.dropout(f, self.hidden_dropout))
+
+    def heads(self, x):
+        batch, length, _ = x.shape
+        return x.view(batch, length, self.num_attention_heads, -1).transpose(1, 2)
+
+    def attention(self, attention, x, bias, prefixes):
+        """Self-attention of ``x`` [B, L, d] with the additive ``bias`` [B, 1, L, P + L];
+        ``prefixes``: (keys, values) [B or 1, heads, P, size], never rotated, at zero
+        relative position."""
+        batch, length, _ = x.shape
+        q, k, v = self.heads(attention.query(x)), self.heads(attention.key(x)), self.heads(attention.value(x))
+        if self.backbone_name == 'roformer':
+            table = sinusoids(length, self.attention_key_size, x.device)
+            q, k = rotate(q, table), rotate(k, table)
+        prefix_length = 0
+        if prefixes is not None:
+            key_prefix, value_prefix = (p.expand(batch, -1, -1, -1) for p in prefixes)
+            prefix_length = key_prefix.shape[2]
+            k, v = torch.cat([key_prefix, k], 2), torch.cat([value_prefix, v], 2)
+        scale = 1.0 / math.sqrt(self.attention_key_size)
+        dropout = self.attention_dropout if self.training else 0.0
+        if self.backbone_name != 'nezha':
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=scale)
+        else:
+            distances = torch.arange(length, device=x.device)
+            distances = (distances[None, :] - distances[:, None]).clamp(
+                -NEZHA_MAX_RELATIVE_POSITION, NEZHA_MAX_RELATIVE_POSITION) + NEZHA_MAX_RELATIVE_POSITION
+            relative = self.relative_positions[distances]  # [L, L, size]
+            logits = torch.matmul(q, k.transpose(-1, -2))
+            logits = logits + F.pad(torch.einsum('bhjd,jkd->bhjk', q, relative), (prefix_length, 0))
+            probabilities = F.dropout(torch.softmax(logits * scale + bias, -1), dropout, self.training)
+            o = torch.matmul(probabilities, v)
+            o = o + torch.einsum('bhjk,jkd->bhjd', probabilities[..., prefix_length:], relative)
+        return o.transpose(1, 2).reshape(batch, length, self.hidden_size)
+
+    # -- weights ---------------------------------------------------------------------
+    def creation_order(self):
+        """Slots in the order the Keras model creates its weights (fl_tuning.initial_values)."""
+        embedding_weights = 4 + self.absolute_positions + 2 * hasattr(self.model, 'embeddings_project')
+        order = loaded(embedding_weights)
+        for method in self.methods:
+            order += method.creation_slots(self, 'embeddings')
+        for index in range(self.num_hidden_layers):
+            for method in self.methods:
+                order += method.creation_slots(self, 'block', index)
+            if index == 0 and self.backbone_name == 'nezha':
+                order += loaded(1)  # the relative position table, fixed
+            for method in self.methods:
+                order += method.creation_slots(self, 'prefixes', index)
+            order += loaded(8 + 2 + 4)  # attention, its LayerNorm, the feed-forward layer
+            for method in self.methods:
+                order += method.creation_slots(self, 'feed_forward', index)
+            order += loaded(2)
+        return order + loaded(UNUSED_KERAS_WEIGHTS)
+
+    def backbone_parameters(self):
+        """The backbone's weights on the path (not RoFormer's unused position table)."""
+        return [p for name, p in self.model.named_parameters() if not name.startswith('encoder.embed_positions')]
+
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def freeze_backbone(self):
+        """Everything frozen but what the tuning methods train."""
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        for method in self.methods:
+            for parameter in method.trainable(self):
+                parameter.requires_grad_(True)

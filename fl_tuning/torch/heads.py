@@ -1,0 +1,147 @@
+"""The task heads on PyTorch, one class per kind of head (``Task.head_kind``), with the
+Keras side's arithmetic (fl_tuning.keras.heads): each maps the encoder's output to the
+scores its loss reads and to the outputs Keras' ``predict`` gives."""
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fl_tuning.torch.encoder import MASKED, Slot, linear_slots, rotate, sinusoids
+
+
+class Head(nn.Module):
+    def creation_slots(self):
+        """Its weights in the Keras model's creation order."""
+        return linear_slots(self.dense)
+
+    def outputs(self, scores):
+        """What the Keras model's prediction is."""
+        return scores
+
+
+class Classifier(Head):
+    """[CLS] vector -> Dense; cross-entropy; softmax probabilities as outputs."""
+
+    def __init__(self, task, encoder):
+        super(Classifier, self).__init__()
+        self.dense = nn.Linear(encoder.hidden_size, task.labels.count)
+
+    def forward(self, x, mask, extra_inputs):
+        return self.dense(x[:, 0])
+
+    def loss(self, scores, labels):
+        return F.cross_entropy(scores.float(), labels.reshape(-1).long())
+
+    def outputs(self, scores):
+        return torch.softmax(scores.float(), -1)
+
+
+class ChoiceLogit(Head):
+    """[CLS] vector of each choice's sequence -> Dense(1); cross-entropy over the choices."""
+
+    def __init__(self, task, encoder):
+        super(ChoiceLogit, self).__init__()
+        self.num_choices = task.num_choices
+        self.dense = nn.Linear(encoder.hidden_size, 1)
+
+    def forward(self, x, mask, extra_inputs):
+        return self.dense(x[:, 0])
+
+    def loss(self, scores, labels):
+        answers = labels[::self.num_choices, 0].long()
+        return F.cross_entropy(scores.float().reshape(-1, self.num_choices), answers)
+
+
+def masked(logits, mask, axis):
+    """bert4keras' sequence_masking with '-inf': x * m + MASKED * (1 - m) along ``axis``."""
+    shape = [1] * logits.dim()
+    shape[0], shape[axis] = mask.shape[0], mask.shape[1]
+    mask = mask.to(logits.dtype).reshape(shape)
+    return logits * mask + MASKED * (1 - mask)
+
+
+class GlobalPointer(nn.Module):
+    """bert4keras 0.10.8's GlobalPointer (RoPE, no bias): [B, heads, L, L] span scores."""
+
+    def __init__(self, hidden_size, heads, head_size):
+        super(GlobalPointer, self).__init__()
+        self.heads, self.head_size = heads, head_size
+        self.dense = nn.Linear(hidden_size, heads * head_size * 2, bias=False)
+
+    def forward(self, x, mask):
+        batch, length, _ = x.shape
+        projected = self.dense(x).reshape(batch, length, self.heads, 2 * self.head_size)
+        q, k = projected[..., :self.head_size], projected[..., self.head_size:]
+        table = sinusoids(length, self.head_size, x.device)[:, None, :]
+        q, k = rotate(q, table), rotate(k, table)
+        logits = torch.einsum('bmhd,bnhd->bhmn', q, k)
+        logits = masked(masked(logits, mask, 2), mask, 3)
+        upper = torch.triu(torch.ones(length, length, dtype=logits.dtype, device=logits.device))
+        logits = logits - (1 - upper) * -MASKED
+        return logits / self.head_size ** 0.5
+
+
+def multilabel_crossentropy(y_true, y_pred):
+    """bert4keras' multilabel_categorical_crossentropy over the last axis."""
+    y_pred = (1 - 2 * y_true) * y_pred
+    negatives = y_pred + y_true * MASKED
+    positives = y_pred + (1 - y_true) * MASKED
+    zeros = torch.zeros_like(y_pred[..., :1])
+    return (torch.logsumexp(torch.cat([negatives, zeros], -1), -1)
+            + torch.logsumexp(torch.cat([positives, zeros], -1), -1))
+
+
+class EntityPointer(Head):
+    """A GlobalPointer head per category, masked by the token ids."""
+
+    def __init__(self, task, encoder, heads=None):
+        super(EntityPointer, self).__init__()
+        heads = len(task.categories) if heads is None else heads
+        self.pointer = GlobalPointer(encoder.hidden_size, heads, encoder.attention_head_size)
+
+    def creation_slots(self):
+        return [Slot(self.pointer.dense.weight, 'truncated_normal', transposed=True)]
+
+    def forward(self, x, mask, extra_inputs):
+        return self.pointer(x, mask)
+
+    def loss(self, scores, labels):
+        batch, heads = scores.shape[:2]
+        return multilabel_crossentropy(labels.reshape(batch * heads, -1),
+                                       scores.float().reshape(batch * heads, -1)).mean()
+
+
+class SpanPointer(EntityPointer):
+    """One GlobalPointer head over the context positions (the third input masks them)."""
+
+    def __init__(self, task, encoder):
+        super(SpanPointer, self).__init__(task, encoder, heads=1)
+
+    def forward(self, x, mask, extra_inputs):
+        return self.pointer(x, extra_inputs[0] > 0.5)[:, 0]
+
+    def loss(self, scores, labels):
+        length = scores.shape[1]
+        cells = labels[:, 0, 0].long() * length + labels[:, 0, 1].long()
+        return F.cross_entropy(scores.float().reshape(scores.shape[0], -1), cells)
+
+
+HEADS = OrderedDict([('classifier', Classifier), ('choice_logit', ChoiceLogit),
+                     ('entity_pointer', EntityPointer), ('span_pointer', SpanPointer)])
+
+
+class TaskModel(nn.Module):
+    """The encoder with the task's head: inputs (token ids, segment ids, any others) -> scores."""
+
+    def __init__(self, task, encoder):
+        super(TaskModel, self).__init__()
+        self.encoder = encoder
+        self.head = HEADS[task.head_kind](task, encoder)
+
+    def forward(self, inputs):
+        x, mask = self.encoder(inputs[0], inputs[1])
+        return self.head(x, mask, inputs[2:])
+
+    def creation_order(self):
+        return self.encoder.creation_order() + self.head.creation_slots()

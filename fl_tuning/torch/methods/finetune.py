@@ -1,0 +1,8 @@
+"""Full fine-tuning on PyTorch: every backbone weight on the path trains."""
+import fl_tuning.methods.finetune as methods_finetune
+from fl_tuning.torch.methods.base import TorchMethod
+
+
+class FineTuning(methods_finetune.FineTuning, TorchMethod):
+    def trainable(self, encoder):
+        return encoder.backbone_parameters()
