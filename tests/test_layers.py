@@ -16,7 +16,8 @@ SHARED_MODULES = [
     'fl_tuning.tasks.multiple_choice', 'fl_tuning.tasks.spans', 'fl_tuning.few_shot',
     'fl_tuning.methods', 'fl_tuning.records', 'fl_tuning.summary', 'fl_tuning.report',
     'fl_tuning.sweep', 'fl_tuning.evaluate', 'fl_tuning.pack', 'fl_tuning.hf_layout',
-    'fl_tuning.manifests', 'fl_tuning.testing.fixtures',
+    'fl_tuning.manifests', 'fl_tuning.testing.fixtures', 'fl_tuning.tf_checkpoint', 'fl_tuning.model_files',
+    'fl_tuning.optimization', 'fl_tuning.initial_values', 'fl_tuning.framework', 'fl_tuning.run',
 ]
 FRAMEWORKS = ('tensorflow', 'keras', 'bert4keras', 'torch', 'tf_keras')
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from fl_tuning.keras.checkpoints import checkpoint_pairs, write_checkpoint  # noqa: I100 (the stack first)
 from fl_tuning.keras.models import BACKBONE_CLASSES
+from fl_tuning.backbones import BERT_BASE_CONFIG  # noqa: F401 (the tests' and benchmarks' name)
 from fl_tuning.testing.fixtures import TINY_CHARACTERS
 import tensorflow as tf  # noqa: E402,I100
 from bert4keras.models import build_transformer_model  # noqa: E402
@@ -34,21 +35,6 @@ TINY_CONFIG = {
     'num_hidden_layers': 2,
     'type_vocab_size': 2,
 }
-
-BERT_BASE_CONFIG = {
-    'attention_probs_dropout_prob': 0.1,
-    'hidden_act': 'gelu',
-    'hidden_dropout_prob': 0.1,
-    'hidden_size': 768,
-    'initializer_range': 0.02,
-    'intermediate_size': 3072,
-    'max_position_embeddings': 512,
-    'num_attention_heads': 12,
-    'num_hidden_layers': 12,
-    'type_vocab_size': 2,
-    'vocab_size': 21128,
-}
-
 
 def tiny_vocabulary():
     """Tokens in the order of a Chinese BERT vocab.txt (specials, then characters)."""

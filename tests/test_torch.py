@@ -1,0 +1,155 @@
+"""The PyTorch side against the faithful port: the same run (same seed, dropout off)
+on each framework gives the same loss at every step, the same dev metrics every
+epoch, the same submissions and the same parameter counts; bad input gets the same
+one-line error. Each run is the command line in its own venv (the PyTorch side in
+.venv-modern, which has no TensorFlow)."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, built_venv
+from fl_tuning.testing.fixtures import write_clue_fixtures
+from fl_tuning.tf_checkpoint import CheckpointReader
+from fl_tuning.keras.compat import tf1
+
+STEP_LOSS_TOLERANCE = 1e-5
+
+# (method flags, backbone, task): every method on BERT with the afqmc head; fl on the
+# other backbones and each head kind (c3, chid and cmrc2018 accumulate gradients);
+# the prefix rules of NEZHA and RoFormer; prompt vectors at NEZHA's relative positions.
+RUNS = [
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'afqmc'),
+    (['--method', 'ptv2', '--prompt-size', '4'], 'bert', 'afqmc'),
+    (['--method', 'prompt', '--prompt-size', '4'], 'bert', 'afqmc'),
+    (['--method', 'ln', '--ln-embedding'], 'bert', 'afqmc'),
+    (['--method', 'pasta'], 'bert', 'afqmc'),
+    (['--method', 'apt', '--prompt-size', '4'], 'bert', 'afqmc'),
+    (['--method', 'finetune'], 'bert', 'afqmc'),
+    (['--method', 'fl,ptv2', '--ffn-prompt-size', '8', '--prompt-size', '4'], 'bert', 'afqmc'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'nezha', 'afqmc'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'roformer', 'afqmc'),
+    (['--method', 'ptv2', '--prompt-size', '3'], 'nezha', 'afqmc'),
+    (['--method', 'ptv2', '--prompt-size', '3'], 'roformer', 'afqmc'),
+    (['--method', 'prompt', '--prompt-size', '3'], 'nezha', 'afqmc'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'tnews'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'c3'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'chid'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'cmrc2018'),
+    (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'cluener'),
+]
+QUICK = {0}  # the quick tier keeps FL-tuning on BERT
+
+
+def run_id(run):
+    flags, backbone, task = run
+    return '%s-%s-%s' % (flags[1], backbone, task)
+
+
+@pytest.fixture(scope='session')
+def modern_python():
+    return built_venv('.venv-modern', ['scripts/setup_modern.sh'], 'no Python >= 3.9')
+
+
+@pytest.fixture(scope='session')
+def clue_data(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp('clue'))
+    write_clue_fixtures(folder, counts=(40, 16, 8))
+    return folder
+
+
+def command_line(python, framework, run, model_dir, data_dir, output_dir, extra=()):
+    flags, backbone, task = run
+    return [python, '-m', 'fl_tuning', 'run', '--backbone', backbone, '--task', task,
+            '--data-dir', data_dir, '--model-dir', model_dir, '--output-dir', output_dir,
+            '--framework', framework, '--epochs', '2', '--batch-size', '4', '--seed', '3',
+            '--no-dropout', '--step-losses', '--no-progress'] + flags + list(extra)
+
+
+def run_cli(arguments):
+    result = subprocess.run(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    return result.returncode, result.stdout.decode()
+
+
+def record(output_dir, task):
+    with open(os.path.join(output_dir, 'records', '%s.jsonl' % task)) as f:
+        lines = [json.loads(line) for line in f]
+    return lines[0]['run'], [line for line in lines if 'losses' in line], lines[-1]['summary']
+
+
+def read_submissions(output_dir):
+    folder = os.path.join(output_dir, 'results')
+    return dict((name, open(os.path.join(folder, name), encoding='utf-8').read()) for name in os.listdir(folder))
+
+
+@pytest.mark.parametrize('index', [pytest.param(i, marks=() if i in QUICK else pytest.mark.full, id=run_id(run))
+                                   for i, run in enumerate(RUNS)])
+def test_both_frameworks_train_the_same_run_step_by_step(index, modern_python, tiny_models, clue_data, tmp_path):
+    run = RUNS[index]
+    model_dir, task = tiny_models[run[1]].directory, run[2]
+    outputs = {}
+    for framework, python in (('keras', sys.executable), ('torch', modern_python)):
+        outputs[framework] = str(tmp_path / framework)
+        code, log = run_cli(command_line(python, framework, run, model_dir, clue_data, outputs[framework]))
+        assert code == 0, log
+    (keras_header, keras_epochs, keras_summary), (torch_header, torch_epochs, torch_summary) = (
+        record(outputs[f], task) for f in ('keras', 'torch'))
+    assert (keras_header['framework'], torch_header['framework']) == ('keras', 'torch')
+    assert torch_header['stack'].startswith('torch ') and torch_header['precision'] == 'fp32'
+    assert len(keras_epochs) == len(torch_epochs) == 2
+    for keras_epoch, torch_epoch in zip(keras_epochs, torch_epochs):
+        assert len(keras_epoch['losses']) == len(torch_epoch['losses']) > 0
+        difference = np.max(np.abs(np.subtract(keras_epoch['losses'], torch_epoch['losses'])))
+        assert difference <= STEP_LOSS_TOLERANCE, (keras_epoch['losses'], torch_epoch['losses'])
+        assert keras_epoch['dev'].keys() == torch_epoch['dev'].keys()
+        for name, value in keras_epoch['dev'].items():
+            assert torch_epoch['dev'][name] == pytest.approx(value, abs=1e-6), name
+        assert torch_epoch['learning_rate'] == pytest.approx(keras_epoch['learning_rate'], rel=1e-6)
+    for key in ('trainable', 'head', 'total', 'by_method', 'expected_trainable'):
+        assert torch_summary['parameters'][key] == keras_summary['parameters'][key], key
+    assert read_submissions(outputs['torch']) == read_submissions(outputs['keras'])
+
+
+@pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])
+def test_checkpoints_read_with_numpy_equal_tensorflow_s_reader(backbone, tiny_models):
+    prefix = tiny_models[backbone].checkpoint_path
+    ours, theirs = CheckpointReader(prefix), tf1.train.load_checkpoint(prefix)
+    assert ours.shapes() == theirs.get_variable_to_shape_map()
+    for name in ours.shapes():
+        assert np.array_equal(ours.read(name), theirs.get_tensor(name)), name
+
+
+def test_a_truncated_checkpoint_data_file_is_named(tiny_models, tmp_path):
+    prefix = str(tmp_path / 'bert_model.ckpt')
+    source = tiny_models['bert'].checkpoint_path
+    for suffix in ('.index', '.data-00000-of-00001'):
+        with open(source + suffix, 'rb') as f:
+            data = f.read()
+        with open(prefix + suffix, 'wb') as f:
+            f.write(data if suffix == '.index' else data[:len(data) // 2])
+    reader = CheckpointReader(prefix)
+    with pytest.raises(Exception) as raised:
+        for name in sorted(reader.shapes()):
+            reader.read(name)
+    assert 'checkpoint data %s.data-00000-of-00001 is truncated: variable' % prefix in str(raised.value)
+
+
+@pytest.mark.full
+def test_bad_input_gets_the_same_one_line_error_on_both_frameworks(modern_python, tiny_models, clue_data, tmp_path):
+    run = RUNS[0]
+    errors = {}
+    for framework, python in (('keras', sys.executable), ('torch', modern_python)):
+        for case, model_dir in (('no model dir', str(tmp_path / 'missing')),
+                                ('no data', tiny_models['bert'].directory)):
+            data_dir = clue_data if case == 'no model dir' else str(tmp_path / 'no-data')
+            code, log = run_cli(command_line(python, framework, run, model_dir, data_dir,
+                                             str(tmp_path / framework / case)))
+            errors[framework, case] = (code, [line for line in log.splitlines() if line.startswith('error:')])
+    for case in ('no model dir', 'no data'):
+        code, lines = errors['torch', case]
+        assert code != 0 and len(lines) == 1, errors
+        assert errors['keras', case] == (code, lines)
