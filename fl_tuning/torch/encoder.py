@@ -97,6 +97,15 @@ def rotate(x, table):
     return x * cos + pairs * sin
 
 
+def cpu_dropout(x, rate, generator):
+    """Inverted dropout from NumPy's PCG64 bits: on a CPU several times faster than torch's
+    Bernoulli draws (which took a fifth of a training step). A unit is dropped when its
+    16 random bits fall below round(rate * 65536): the rate to within 1/65536."""
+    bits = np.frombuffer(generator.bytes(2 * x.numel()), np.int16).reshape(x.shape)
+    limit = -32768 + int(round(rate * 65536))
+    return torch.where(torch.from_numpy(bits.copy()) >= limit, x * (1.0 / (1.0 - rate)), 0.0)
+
+
 def key_mask_bias(mask):
     """[B, 1, 1, L] additive: 0 for real keys, MASKED for padding."""
     return torch.where(mask, 0.0, MASKED)[:, None, None, :]
@@ -123,6 +132,7 @@ class TunedEncoder(nn.Module):
         self.hidden_dropout = config.hidden_dropout_prob if dropout else 0.0
         self.attention_dropout = config.attention_probs_dropout_prob if dropout else 0.0
         self.dropout_enabled = dropout
+        self.dropout_generator = np.random.default_rng(0)
         self.absolute_positions = backbone == 'bert'
         if backbone == 'nezha':
             table = relative_position_table(NEZHA_MAX_RELATIVE_POSITION, self.attention_key_size)
@@ -137,8 +147,21 @@ class TunedEncoder(nn.Module):
         return self.parts[method.name]
 
     # -- the forward pass ---------------------------------------------------------------
+    def seed_dropout(self, seed, step):
+        """Dropout masks as a function of (seed, step): a resumed run draws what an
+        uninterrupted one draws."""
+        self.dropout_generator = np.random.default_rng([int(seed), int(step)])
+        torch.manual_seed(int(seed) * 1000003 + int(step))
+
+    def dropping(self, rate):
+        return bool(rate) and self.dropout_enabled and self.training
+
     def dropout(self, x, rate):
-        return F.dropout(x, rate, self.training) if rate and self.dropout_enabled else x
+        if not self.dropping(rate):
+            return x
+        if x.device.type == 'cpu':
+            return cpu_dropout(x, rate, self.dropout_generator)
+        return F.dropout(x, rate, True)
 
     def embeddings(self, token_ids, segment_ids):
         embeddings = self.model.embeddings
@@ -202,18 +225,21 @@ class TunedEncoder(nn.Module):
             prefix_length = key_prefix.shape[2]
             k, v = torch.cat([key_prefix, k], 2), torch.cat([value_prefix, v], 2)
         scale = 1.0 / math.sqrt(self.attention_key_size)
-        dropout = self.attention_dropout if self.training else 0.0
-        if self.backbone_name != 'nezha':
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, scale=scale)
-        else:
+        dropping = self.dropping(self.attention_dropout)
+        if self.backbone_name != 'nezha' and not (dropping and x.device.type == 'cpu'):
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=scale,
+                                               dropout_p=self.attention_dropout if dropping else 0.0)
+            return o.transpose(1, 2).reshape(batch, length, self.hidden_size)
+        logits = torch.matmul(q, k.transpose(-1, -2))
+        if self.backbone_name == 'nezha':
             distances = torch.arange(length, device=x.device)
             distances = (distances[None, :] - distances[:, None]).clamp(
                 -NEZHA_MAX_RELATIVE_POSITION, NEZHA_MAX_RELATIVE_POSITION) + NEZHA_MAX_RELATIVE_POSITION
             relative = self.relative_positions[distances]  # [L, L, size]
-            logits = torch.matmul(q, k.transpose(-1, -2))
             logits = logits + F.pad(torch.einsum('bhjd,jkd->bhjk', q, relative), (prefix_length, 0))
-            probabilities = F.dropout(torch.softmax(logits * scale + bias, -1), dropout, self.training)
-            o = torch.matmul(probabilities, v)
+        probabilities = self.dropout(torch.softmax(logits * scale + bias, -1), self.attention_dropout)
+        o = torch.matmul(probabilities, v)
+        if self.backbone_name == 'nezha':
             o = o + torch.einsum('bhjk,jkd->bhjd', probabilities[..., prefix_length:], relative)
         return o.transpose(1, 2).reshape(batch, length, self.hidden_size)
 

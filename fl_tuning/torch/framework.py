@@ -25,9 +25,6 @@ from fl_tuning.torch.weights import (  # noqa: F401 (read_manifest, read_state, 
 
 NAME = 'torch'
 PRECISIONS = ('fp32', 'tf32', 'bf16')
-# Dropout masks are drawn from the generator seeded with (seed, step): a resumed run
-# draws what an uninterrupted one draws.
-STEP_SEED_STRIDE = 1000003
 
 
 def chosen_device(device=None):
@@ -109,13 +106,13 @@ class Trainer(object):
         self.model.train()
         losses = []
         for step, (inputs, labels) in enumerate(batches, first_step):
-            torch.manual_seed(self.seed * STEP_SEED_STRIDE + step)
+            self.model.encoder.seed_dropout(self.seed, step)
             with self.autocast():
                 scores = self.model([as_tensor(x, self.device) for x in inputs])
             loss = self.model.head.loss(scores, torch.as_tensor(np.asarray(labels), device=self.device).float())
             loss.backward()
             self.optimizer.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
             if on_step is not None:
                 on_step(losses)
         return losses
