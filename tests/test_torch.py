@@ -114,6 +114,29 @@ def test_both_frameworks_train_the_same_run_step_by_step(index, modern_python, t
     assert read_submissions(outputs['torch']) == read_submissions(outputs['keras'])
 
 
+@pytest.mark.full
+@pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])
+def test_the_peft_route_merges_into_what_export_writes(backbone, modern_python, tiny_models, clue_data, tmp_path):
+    """FL-tuning trained on each side (same seed, dropout off); the PyTorch side's units
+    through get_peft_model + merge_and_unload equal the faithful port's export."""
+    run = (['--method', 'fl', '--ffn-prompt-size', '8'], backbone, 'afqmc')
+    model_dir = tiny_models[backbone].directory
+    for framework, python in (('keras', sys.executable), ('torch', modern_python)):
+        code, log = run_cli(command_line(python, framework, run, model_dir, clue_data, str(tmp_path / framework)))
+        assert code == 0, log
+    export_dir = str(tmp_path / 'export')
+    code, log = run_cli([sys.executable, '-m', 'fl_tuning', 'export', '--weights',
+                         str(tmp_path / 'keras' / 'weights' / 'afqmc.weights'), '--model-dir', model_dir,
+                         '--data-dir', clue_data, '--output-dir', export_dir])
+    assert code == 0, log
+    code, log = run_cli([modern_python, os.path.join(ROOT, 'tools', 'check_peft_merge.py'), export_dir,
+                         str(tmp_path / 'torch' / 'weights' / 'afqmc.weights'), model_dir])
+    assert code == 0, log
+    result = json.loads([line for line in log.splitlines() if line.startswith('{')][-1])
+    assert result['intermediate_size'] == tiny_models[backbone].config['intermediate_size'] + 8
+    assert max(result['weights_vs_export'], result['last_layer_vs_export'], result['last_layer_vs_keras']) <= 1e-5
+
+
 @pytest.mark.parametrize('backbone', ['bert', 'nezha', 'roformer'])
 def test_checkpoints_read_with_numpy_equal_tensorflow_s_reader(backbone, tiny_models):
     prefix = tiny_models[backbone].checkpoint_path
