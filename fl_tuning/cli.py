@@ -105,7 +105,7 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
-def add_framework_arguments(parser):
+def add_framework_arguments(parser, training=True):
     from fl_tuning.framework import FRAMEWORKS, default_framework
     group = parser.add_argument_group('framework')
     group.add_argument('--framework', choices=list(FRAMEWORKS), default=default_framework(),
@@ -114,9 +114,10 @@ def add_framework_arguments(parser):
     group.add_argument('--device', help='torch: cpu, cuda, cuda:1 ... (default: the GPU when there is one)')
     group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16'], default='fp32',
                        help='torch: fp32 (TF32 off: the faithful numbers, default), tf32 or bf16 autocast')
-    group.add_argument('--no-dropout', action='store_true',
-                       help='every dropout off, on either framework (for step-by-step comparisons)')
-    group.add_argument('--step-losses', action='store_true', help="every step's loss in the record")
+    if training:
+        group.add_argument('--no-dropout', action='store_true',
+                           help='every dropout off, on either framework (for step-by-step comparisons)')
+        group.add_argument('--step-losses', action='store_true', help="every step's loss in the record")
 
 
 def add_method_arguments(group):
@@ -190,13 +191,14 @@ def command_demo(args):
 
 
 def command_predict(args):
-    from fl_tuning.keras.compat import K
+    from fl_tuning.framework import load_framework
     from fl_tuning.predict import predict
     for path in predict(args.weights, args.model_dir, data_dir=args.data_dir,
                         output_dir=args.output_dir, test_file=args.test_file, output=args.output,
-                        checkpoint=args.checkpoint, progress=not args.no_progress):
+                        checkpoint=args.checkpoint, progress=not args.no_progress, framework=args.framework,
+                        device=args.device, precision=args.precision):
         print('submission: %s' % path)
-    K.clear_session()
+    load_framework(args.framework).reset()
 
 
 def command_export(args):
@@ -374,6 +376,7 @@ def build_parser():
     predict.add_argument('--output-dir', default='.', help='their submissions go to OUTPUT_DIR/results')
     predict.add_argument('--test-file', help='predict this one test file instead')
     predict.add_argument('--output', help='the submission file for --test-file')
+    add_framework_arguments(predict, training=False)
     predict.add_argument('--no-progress', action='store_true')
     summarize = commands.add_parser(
         'summarize', help='one table over many runs (CSV and Markdown too)',

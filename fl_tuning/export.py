@@ -26,6 +26,7 @@ from fl_tuning.keras.heads import exported_head
 from fl_tuning.keras.models import last_layer_name
 from fl_tuning.saved_run import SavedRun
 from fl_tuning.tasks.base import collate
+from fl_tuning.keras.framework import build_saved
 from fl_tuning.keras.weights import library_versions
 
 GOLDEN_SIZE = 8
@@ -41,7 +42,7 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
     refuse_unfoldable(saved.method_set)
     examples = golden_examples(saved, data_dir, texts, golden_size or GOLDEN_SIZE)
-    transformer, model = saved.build()
+    transformer, model = build_saved(saved)
     config = read_config(saved.files.config)
     config['vocab_size'] = len(saved.keep_tokens)
     variables = checkpoint_variables(transformer)

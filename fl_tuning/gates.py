@@ -11,7 +11,8 @@ from fl_tuning.prediction import progress_bar
 from fl_tuning.keras.methods.apt import gate_name
 from fl_tuning.saved_run import SavedRun
 from fl_tuning.tasks.base import batches, collate
-from fl_tuning.keras.weights import read_manifest
+from fl_tuning.keras.framework import build_saved
+from fl_tuning.weight_files import read_manifest
 from fl_tuning.manifests import manifest_method_set
 
 
@@ -34,7 +35,7 @@ def probe_gates(weights_path, model_dir=None, data_dir='./clue_dataset', checkpo
             raise InputError('data file not found: %s (the gates are averaged over the dev set; '
                              'give --data-dir)' % path)
     encoded = saved.encode([e for examples in saved.read(paths, 'dev') for e in examples])
-    transformer, model = saved.build()
+    transformer, model = build_saved(saved)
     layers = [transformer.layers[gate_name(i)] for i in range(transformer.num_hidden_layers)]
     gates_of = K.function(model.inputs, [layer.gates for layer in layers])
     sums, sequences = 0, 0

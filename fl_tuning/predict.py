@@ -8,9 +8,11 @@ from fl_tuning.saved_run import SavedRun
 
 
 def predict(weights_path, model_dir, data_dir='./clue_dataset', output_dir='.', test_file=None,
-            output=None, checkpoint=None, progress=True, log=print):
+            output=None, checkpoint=None, progress=True, log=print, framework='keras', device=None,
+            precision='fp32'):
     """Write the submission of ``test_file`` to ``output``, or, without a test file,
-    of all the task's test files under ``data_dir`` to ``output_dir/results``."""
+    of all the task's test files under ``data_dir`` to ``output_dir/results``; on
+    ``framework``, from a tuned-weights file either framework wrote."""
     if test_file is not None and output is None:
         raise InputError('--test-file needs --output (the submission file to write)')
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
@@ -24,7 +26,7 @@ def predict(weights_path, model_dir, data_dir='./clue_dataset', output_dir='.', 
         if not os.path.isfile(source):
             raise InputError('data file not found: %s' % source)
     tests = saved.read([source for source, _ in jobs], 'test')
-    _, model = saved.build()
-    return [write_submission(model.predict_on_batch, task, saved.tokenizer, examples, saved.encode(examples),
+    trainer = saved.trainer(framework, device, precision)
+    return [write_submission(trainer.predict_batch, task, saved.tokenizer, examples, saved.encode(examples),
                              task.hyperparameters['batch_size'], path, progress)
             for examples, (_, path) in zip(tests, jobs)]

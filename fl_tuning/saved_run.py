@@ -1,17 +1,16 @@
-"""A finished run brought back: its tuned-weights file on the pretrained checkpoint it
-was tuned from gives the task model, ready to predict or to be probed."""
+"""A finished run brought back: its tuned-weights file (written by either framework)
+on the pretrained checkpoint it was tuned from gives the task model, ready to predict
+or to be probed."""
 import os
 
-from fl_tuning.errors import InputError
 from fl_tuning.data_files import BadLines, DataErrors
-from fl_tuning.keras.heads import build_task_model
-from fl_tuning.keras.methods import keras_methods
+from fl_tuning.errors import InputError
+from fl_tuning.framework import load_framework
+from fl_tuning.manifests import check_manifest, manifest_method_set
 from fl_tuning.model_files import ModelFiles
-from fl_tuning.keras.models import build_model
 from fl_tuning.tasks import get_task
 from fl_tuning.vocab import build_tokenizer, load_vocabulary
-from fl_tuning.keras.weights import load_tuned_weights, read_manifest
-from fl_tuning.manifests import check_manifest, manifest_method_set
+from fl_tuning.weight_files import read_manifest
 
 
 class SavedRun(object):
@@ -58,11 +57,11 @@ class SavedRun(object):
         return [self.task.encode(e, self.tokenizer, self.task.hyperparameters).compact()
                 for e in examples]
 
-    def build(self):
-        """(bert4keras transformer, task model) with the tuned weights loaded."""
-        transformer = build_model(self.manifest['backbone'], self.files.config, self.files.checkpoint,
-                                  methods=keras_methods(self.method_set), keep_tokens=self.keep_tokens,
-                                  fused_feed_forward=self.manifest['fused_feed_forward'])
-        model, _ = build_task_model(self.task, transformer)
-        load_tuned_weights(model, self.weights_path, self.expected)
-        return transformer, model
+    def trainer(self, framework='keras', device=None, precision='fp32'):
+        """The framework's trainer of this run's model with the tuned weights loaded."""
+        trainer = load_framework(framework).Trainer(
+            self.manifest['backbone'], self.files, self.method_set, self.keep_tokens, self.task, seed=0,
+            steps_per_epoch=1, fused_feed_forward=self.manifest.get('fused_feed_forward', False), device=device,
+            precision=precision)
+        trainer.load_weights(self.weights_path, self.expected)
+        return trainer

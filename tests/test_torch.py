@@ -42,6 +42,8 @@ RUNS = [
     (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'cluener'),
 ]
 QUICK = {0}  # the quick tier keeps FL-tuning on BERT
+# Runs whose tuned-weights files are also loaded by the other framework to predict.
+CROSS = {0, 2, 3, 4, 5, 6, 7, 14, 16, 17}
 
 
 def run_id(run):
@@ -112,6 +114,14 @@ def test_both_frameworks_train_the_same_run_step_by_step(index, modern_python, t
     for key in ('trainable', 'head', 'total', 'by_method', 'expected_trainable'):
         assert torch_summary['parameters'][key] == keras_summary['parameters'][key], key
     assert read_submissions(outputs['torch']) == read_submissions(outputs['keras'])
+    if index in CROSS:
+        for framework, python, other in (('torch', modern_python, 'keras'), ('keras', sys.executable, 'torch')):
+            predicted = str(tmp_path / ('%s-from-%s' % (framework, other)))
+            code, log = run_cli([python, '-m', 'fl_tuning', 'predict', '--framework', framework, '--weights',
+                                 os.path.join(outputs[other], 'weights', '%s.weights' % task), '--model-dir',
+                                 model_dir, '--data-dir', clue_data, '--output-dir', predicted, '--no-progress'])
+            assert code == 0, log
+            assert read_submissions(predicted) == read_submissions(outputs[other]), (framework, other)
 
 
 @pytest.mark.full

@@ -83,6 +83,16 @@ class Trainer(object):
         load_state(self.model, path)
 
 
+def build_saved(saved):
+    """(bert4keras transformer, task model) of a SavedRun, its tuned weights loaded (export, gates)."""
+    transformer = build_model(saved.manifest['backbone'], saved.files.config, saved.files.checkpoint,
+                              methods=keras_methods(saved.method_set), keep_tokens=saved.keep_tokens,
+                              fused_feed_forward=saved.manifest.get('fused_feed_forward', False))
+    model, _ = build_task_model(saved.task, transformer)
+    load_tuned_weights(model, saved.weights_path, saved.expected)
+    return transformer, model
+
+
 def check_options(device, precision):
     if device is not None:
         raise InputError('--device is for --framework torch: TensorFlow places the model itself')

@@ -1,5 +1,6 @@
 """Tuned-weights files: only what a run trains (FL units, prefixes, task head), by
-layer name, in HDF5, with a manifest that says what they were tuned from. The frozen
+layer name, in HDF5, with a manifest that says what they were tuned from (the PyTorch
+side's safetensors files, in the same layout, load here too: fl_tuning.weight_files). The frozen
 backbone comes from the pretrained checkpoint, which the manifest fingerprints.
 
 The same layout stores a run's resumable state (weights plus optimizer slots).
@@ -16,6 +17,7 @@ from fl_tuning.data_files import atomic_path
 from fl_tuning.errors import InputError
 from fl_tuning.keras.compat import KERAS_VERSION, K
 from fl_tuning.manifests import FORMAT, check_manifest
+from fl_tuning.weight_files import read_layers, read_manifest  # noqa: F401 (read_manifest: the interface)
 
 
 def library_versions():
@@ -36,14 +38,20 @@ def write_layers(group, model):
             layer_group.create_dataset(str(i), data=value)
 
 
-def layer_values(group, model, path):
-    """(weight, value) pairs for the model's trained layers, shapes checked."""
+def group_layers(group):
+    """{layer name: [arrays]} of an HDF5 group written by write_layers."""
+    return dict((name, [group[name][str(i)][()] for i in range(len(group[name]))]) for name in group)
+
+
+def layer_values(layers, model, path):
+    """(weight, value) pairs for the model's trained layers, shapes checked; ``layers``:
+    {layer name: [arrays]}."""
     pairs = []
     for layer in trained_layers(model):
-        if layer.name not in group:
+        if layer.name not in layers or len(layers[layer.name]) != len(layer.trainable_weights):
             raise InputError('%s has no weights for layer %s' % (path, layer.name))
         for i, weight in enumerate(layer.trainable_weights):
-            value = group[layer.name][str(i)][()]
+            value = layers[layer.name][i]
             if value.shape != K.int_shape(weight):
                 raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
                     path, layer.name, i, value.shape, K.int_shape(weight)))
@@ -60,22 +68,11 @@ def save_tuned_weights(model, path, manifest):
             write_layers(f.create_group('weights'), model)
 
 
-def read_manifest(path):
-    try:
-        with h5py.File(path, 'r') as f:
-            if f.attrs.get('format') != FORMAT:
-                raise InputError('%s is not an fl_tuning tuned-weights file' % path)
-            return json.loads(f.attrs['manifest'])
-    except (IOError, OSError):
-        raise InputError('cannot read tuned-weights file %s' % path)
-
-
 def load_tuned_weights(model, path, expected):
     """Load ``path`` onto ``model`` if its manifest agrees with ``expected``."""
     manifest = read_manifest(path)
     check_manifest(manifest, expected, path)
-    with h5py.File(path, 'r') as f:
-        K.batch_set_value(layer_values(f['weights'], model, path))
+    K.batch_set_value(layer_values(read_layers(path), model, path))
     return manifest
 
 
@@ -103,7 +100,7 @@ def read_state(path):
 
 def load_state(model, path):
     with h5py.File(path, 'r') as f:
-        pairs = layer_values(f['weights'], model, path)
+        pairs = layer_values(group_layers(f['weights']), model, path)
         variables = optimizer_variables(model.optimizer)
         if len(f['optimizer']) != len(variables):
             raise InputError('%s holds %d optimizer variables, the run has %d' % (

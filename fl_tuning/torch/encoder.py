@@ -10,6 +10,7 @@ adds relative position vectors (a fixed sinusoid table, distances clipped at 64)
 the attention logits and outputs; RoFormer rotates queries and keys.
 """
 import math
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -63,6 +64,20 @@ def linear_slots(linear):
     if linear.bias is not None:
         slots.append(Slot(linear.bias, 'zeros'))
     return slots
+
+
+def linear_layout(linear):
+    """A Dense layer's kernel (stored [in, out]) and bias in the Keras layout."""
+    return [(linear.weight, True)] + ([(linear.bias, False)] if linear.bias is not None else [])
+
+
+def norm_layout(norm):
+    """A LayerNormalization's beta and gamma, in bert4keras' order."""
+    return [(norm.bias, False), (norm.weight, False)]
+
+
+def attention_name(index):
+    return 'Transformer-%d-MultiHeadSelfAttention' % index
 
 
 def loaded(count):
@@ -262,6 +277,31 @@ class TunedEncoder(nn.Module):
                 order += method.creation_slots(self, 'feed_forward', index)
             order += loaded(2)
         return order + loaded(UNUSED_KERAS_WEIGHTS)
+
+    def backbone_keras_layers(self):
+        """{bert4keras layer name: [(parameter, transposed)]} of the backbone's weights."""
+        embeddings = self.model.embeddings
+        layers = OrderedDict([('Embedding-Token', [(embeddings.word_embeddings.weight, False)]),
+                              ('Embedding-Segment', [(embeddings.token_type_embeddings.weight, False)])])
+        if self.absolute_positions:
+            layers['Embedding-Position'] = [(embeddings.position_embeddings.weight, False)]
+        layers['Embedding-Norm'] = norm_layout(embeddings.LayerNorm)
+        if hasattr(self.model, 'embeddings_project'):
+            layers['Embedding-Mapping'] = linear_layout(self.model.embeddings_project)
+        for index, layer in enumerate(self.model.encoder.layer):
+            attention = layer.attention
+            layers[attention_name(index)] = [w for linear in (attention.self.query, attention.self.key,
+                                                              attention.self.value, attention.output.dense)
+                                             for w in linear_layout(linear)]
+            layers['%s-Norm' % attention_name(index)] = norm_layout(attention.output.LayerNorm)
+            feed_forward = 'Transformer-%d-FeedForward' % index
+            layers[feed_forward] = linear_layout(layer.intermediate.dense) + linear_layout(layer.output.dense)
+            layers[feed_forward + '-Norm'] = norm_layout(layer.output.LayerNorm)
+        return layers
+
+    def keras_layers(self):
+        """[(Keras layer name, [(parameter, transposed)])] of everything the methods train."""
+        return [entry for method in self.methods for entry in method.keras_layers(self)]
 
     def backbone_parameters(self):
         """The backbone's weights on the path (not RoFormer's unused position table)."""

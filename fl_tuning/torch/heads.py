@@ -7,13 +7,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fl_tuning.torch.encoder import MASKED, Slot, linear_slots, rotate, sinusoids
+from fl_tuning.torch.encoder import MASKED, Slot, linear_layout, linear_slots, rotate, sinusoids
 
 
 class Head(nn.Module):
+    keras_name = None
+
     def creation_slots(self):
         """Its weights in the Keras model's creation order."""
         return linear_slots(self.dense)
+
+    def keras_layers(self):
+        return [(self.keras_name, linear_layout(self.dense))]
 
     def outputs(self, scores):
         """What the Keras model's prediction is."""
@@ -22,6 +27,7 @@ class Head(nn.Module):
 
 class Classifier(Head):
     """[CLS] vector -> Dense; cross-entropy; softmax probabilities as outputs."""
+    keras_name = 'Classifier'
 
     def __init__(self, task, encoder):
         super(Classifier, self).__init__()
@@ -39,6 +45,7 @@ class Classifier(Head):
 
 class ChoiceLogit(Head):
     """[CLS] vector of each choice's sequence -> Dense(1); cross-entropy over the choices."""
+    keras_name = 'Choice-Logit'
 
     def __init__(self, task, encoder):
         super(ChoiceLogit, self).__init__()
@@ -100,8 +107,13 @@ class EntityPointer(Head):
         heads = len(task.categories) if heads is None else heads
         self.pointer = GlobalPointer(encoder.hidden_size, heads, encoder.attention_head_size)
 
+    keras_name = 'GlobalPointer'
+
     def creation_slots(self):
         return [Slot(self.pointer.dense.weight, 'truncated_normal', transposed=True)]
+
+    def keras_layers(self):
+        return [(self.keras_name, [(self.pointer.dense.weight, True)])]
 
     def forward(self, x, mask, extra_inputs):
         return self.pointer(x, mask)
@@ -145,3 +157,7 @@ class TaskModel(nn.Module):
 
     def creation_order(self):
         return self.encoder.creation_order() + self.head.creation_slots()
+
+    def keras_layers(self):
+        """The trained parameters in the faithful port's tuned-weights layout."""
+        return self.encoder.keras_layers() + self.head.keras_layers()

@@ -1,7 +1,10 @@
 """Tuned-weights and state files on the PyTorch side: safetensors, with the same
 manifest as the Keras side's HDF5 files (fl_tuning.manifests) in the metadata. Only
-what a run trains is stored (method parts and head, by parameter name); the frozen
-backbone comes from the pretrained checkpoint the manifest fingerprints."""
+what a run trains is stored; the frozen backbone comes from the pretrained checkpoint
+the manifest fingerprints. Tuned weights are written in the faithful port's layout
+(``<Keras layer>/<index>``, Keras shapes), so either framework loads the other's file
+(fl_tuning.weight_files); state files keep the parameter names (a run resumes on the
+framework that started it)."""
 import json
 import platform
 
@@ -9,12 +12,12 @@ import numpy as np
 import safetensors
 import torch
 import transformers
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from fl_tuning.data_files import atomic_path
 from fl_tuning.errors import InputError
 from fl_tuning.manifests import FORMAT, check_manifest
+from fl_tuning.weight_files import layer_key, read_layers, read_manifest, read_metadata  # noqa: F401 (interface)
 
 STATE_FORMAT = FORMAT + '/state'
 OPTIMIZER_PREFIX = 'optimizer/'
@@ -31,24 +34,29 @@ def trained_tensors(model):
     return dict((name, p.detach().contiguous().cpu()) for name, p in model.named_parameters() if p.requires_grad)
 
 
-def read_metadata(path, expected_format):
-    try:
-        with safetensors.safe_open(path, 'pt') as f:
-            metadata = f.metadata() or {}
-    except (OSError, SafetensorError):
-        raise InputError('cannot read tuned-weights file %s' % path)
-    if metadata.get('format') != expected_format:
-        raise InputError('%s is not an fl_tuning %s file' % (
-            path, 'tuned-weights' if expected_format == FORMAT else 'state'))
-    return metadata
-
-
-def read_manifest(path):
-    return json.loads(read_metadata(path, FORMAT)['manifest'])
-
-
 def read_state(path):
     return json.loads(read_metadata(path, STATE_FORMAT)['state'])
+
+
+def keras_layout(model):
+    """{'<layer>/<index>': tensor in Keras' shape} of the model's trained parameters."""
+    return dict((layer_key(layer, index), (p.detach().t() if transposed else p.detach()).contiguous().cpu())
+                for layer, weights in model.keras_layers() for index, (p, transposed) in enumerate(weights))
+
+
+def assign_layers(model, layers, path):
+    """Copy {layer: [arrays]} (either framework's file) onto the model's trained parameters."""
+    with torch.no_grad():
+        for layer, weights in model.keras_layers():
+            if layer not in layers or len(layers[layer]) != len(weights):
+                raise InputError('%s has no weights for layer %s' % (path, layer))
+            for index, ((parameter, transposed), value) in enumerate(zip(weights, layers[layer])):
+                value = torch.from_numpy(np.array(value.T if transposed else value))  # copied, 0-d kept
+                if tuple(value.shape) != tuple(parameter.shape):
+                    raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
+                        path, layer, index, list(value.shape)[::-1] if transposed else list(value.shape),
+                        list(parameter.shape)[::-1] if transposed else list(parameter.shape)))
+                parameter.copy_(value)
 
 
 def assign_trained(model, tensors, path):
@@ -69,14 +77,15 @@ def assign_trained(model, tensors, path):
 def save_tuned_weights(model, path, manifest):
     """Written atomically: a crash while saving leaves the previous file intact."""
     with atomic_path(path) as temporary:
-        save_file(trained_tensors(model), temporary,
+        save_file(keras_layout(model), temporary,
                   metadata={'format': FORMAT, 'manifest': json.dumps(manifest, sort_keys=True)})
 
 
 def load_tuned_weights(model, path, expected):
+    """Either framework's file: the Keras side's HDF5 or this side's safetensors."""
     manifest = read_manifest(path)
     check_manifest(manifest, expected, path)
-    assign_trained(model, load_file(path), path)
+    assign_layers(model, read_layers(path), path)
     return manifest
 
 

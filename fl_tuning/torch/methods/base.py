@@ -42,3 +42,8 @@ class TorchMethod(object):
     def trainable(self, encoder):
         """The parameters this method trains (everything else is frozen first)."""
         raise NotImplementedError
+
+    def keras_layers(self, encoder):
+        """[(Keras layer name, [(parameter, transposed)])]: where what this method trains
+        stands in the faithful port's tuned-weights layout (fl_tuning.weight_files)."""
+        raise NotImplementedError

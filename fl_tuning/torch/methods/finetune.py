@@ -6,3 +6,6 @@ from fl_tuning.torch.methods.base import TorchMethod
 class FineTuning(methods_finetune.FineTuning, TorchMethod):
     def trainable(self, encoder):
         return encoder.backbone_parameters()
+
+    def keras_layers(self, encoder):
+        return list(encoder.backbone_keras_layers().items())

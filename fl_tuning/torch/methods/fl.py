@@ -4,7 +4,7 @@
 from torch import nn
 
 import fl_tuning.methods.fl as methods_fl
-from fl_tuning.torch.encoder import linear_slots
+from fl_tuning.torch.encoder import linear_layout, linear_slots
 from fl_tuning.torch.methods.base import TorchMethod
 
 
@@ -35,3 +35,7 @@ class FLTuning(methods_fl.FLTuning, TorchMethod):
 
     def trainable(self, encoder):
         return list(encoder.part(self).parameters())
+
+    def keras_layers(self, encoder):
+        return [('Transformer-%d-FeedForward' % index, linear_layout(units.units_in) + linear_layout(units.units_out))
+                for index, units in enumerate(encoder.part(self))]

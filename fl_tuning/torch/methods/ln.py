@@ -4,12 +4,9 @@ from fl_tuning.torch.methods.base import TorchMethod
 
 
 class LNTuning(methods_ln.LNTuning, TorchMethod):
-    def norm_modules(self, encoder):
-        model = encoder.model
-        norms = [model.embeddings.LayerNorm] if self.ln_embedding else []
-        for layer in model.encoder.layer:
-            norms += [layer.attention.output.LayerNorm, layer.output.LayerNorm]
-        return norms
+    def keras_layers(self, encoder):
+        return [(name, weights) for name, weights in encoder.backbone_keras_layers().items()
+                if name.endswith('-Norm') and (self.ln_embedding or name != 'Embedding-Norm')]
 
     def trainable(self, encoder):
-        return [p for norm in self.norm_modules(encoder) for p in norm.parameters()]
+        return [p for _, weights in self.keras_layers(encoder) for p, _ in weights]

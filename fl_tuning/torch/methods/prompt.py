@@ -36,3 +36,6 @@ class PromptTuning(methods_prompt.PromptTuning, TorchMethod):
 
     def trainable(self, encoder):
         return [encoder.part(self).embeddings]
+
+    def keras_layers(self, encoder):
+        return [('Input-Prompt', [(encoder.part(self).embeddings, False)])]

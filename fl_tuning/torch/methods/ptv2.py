@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import fl_tuning.methods.ptv2 as methods_ptv2
-from fl_tuning.torch.encoder import Slot
+from fl_tuning.torch.encoder import Slot, attention_name
 from fl_tuning.torch.methods.base import TorchMethod
 
 # The original's prompt layer hard-codes this rate instead of reading the config.
@@ -42,3 +42,10 @@ class PTuningV2(methods_ptv2.PTuningV2, TorchMethod):
 
     def trainable(self, encoder):
         return list(encoder.part(self).parameters())
+
+    def keras_layers(self, encoder):
+        layers = []
+        for index, part in enumerate(encoder.part(self)):
+            layers += [('%s-Key-PromptEmbedding' % attention_name(index), [(part.key, False)]),
+                       ('%s-Value-PromptEmbedding' % attention_name(index), [(part.value, False)])]
+        return layers
