@@ -91,7 +91,7 @@ def build(method, args, device):
     model.to(device)
     optimizer = KerasAdamW([(n, p) for n, p in model.named_parameters() if p.requires_grad], 2e-4,
                            learning_rate_schedule(0, 1000))
-    return model, lambda scores, labels: model.head.loss(scores, labels), optimizer.step
+    return model, model.head.loss, optimizer.step
 
 
 def measure(method, precision, args, device, batch):
@@ -119,9 +119,6 @@ def measure(method, precision, args, device, batch):
         torch.cuda.synchronize()
     seconds = (time.time() - started) / args.steps
     peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == 'cuda' else float('nan')
-    del model
-    if device.type == 'cuda':
-        torch.cuda.empty_cache()
     return {'method': method, 'precision': precision, 'ms_per_step': 1000 * seconds, 'peak_gib': peak,
             'trainable': trainable}
 
@@ -140,7 +137,12 @@ def main():
     print('%s; torch %s, transformers %s, peft %s; %d layers x %d hidden, batch %d x %d, %d timed steps'
           % (name, torch.__version__, transformers.__version__, peft.__version__, args.layers, args.hidden,
              args.batch, args.length, args.steps))
-    rows = [measure(m, p, args, device, batch) for p in args.precisions.split(',') for m in args.methods.split(',')]
+    rows = []
+    for precision in args.precisions.split(','):
+        for method in args.methods.split(','):
+            rows.append(measure(method, precision, args, device, batch))
+            if device.type == 'cuda':
+                torch.cuda.empty_cache()  # the last model is gone: its blocks are free
     lora = dict((r['precision'], r['ms_per_step']) for r in rows if r['method'] == 'lora')
     finetune = dict((r['precision'], r['ms_per_step']) for r in rows if r['method'] == 'finetune')
     print('| method | precision | trainable | ms/step | peak GiB | / LoRA | / fine-tuning |')

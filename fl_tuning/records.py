@@ -61,5 +61,9 @@ def read_records(runs_dir):
 
 
 def method_label(run):
-    """A run header's method label (records from before methods were named: its sizes)."""
-    return run.get('method') or label(method_set_from_sizes(run['ffn_prompt_size'], run['prompt_size']))
+    """A run header's method label (records from before methods were named: its sizes),
+    with the framework where it is not the faithful port: 'fl', 'fl (torch)'; so tables
+    and reports put both frameworks' runs side by side."""
+    method = run.get('method') or label(method_set_from_sizes(run['ffn_prompt_size'], run['prompt_size']))
+    framework = run.get('framework', 'keras')
+    return method if framework == 'keras' else '%s (%s)' % (method, framework)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, built_venv
+from fl_tuning.summary import collect
 from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.tf_checkpoint import CheckpointReader
 from fl_tuning.keras.compat import tf1
@@ -114,6 +115,8 @@ def test_both_frameworks_train_the_same_run_step_by_step(index, modern_python, t
     for key in ('trainable', 'head', 'total', 'by_method', 'expected_trainable'):
         assert torch_summary['parameters'][key] == keras_summary['parameters'][key], key
     assert read_submissions(outputs['torch']) == read_submissions(outputs['keras'])
+    if index == 0:  # tables and reports put both frameworks' runs side by side
+        assert sorted(row['method'] for row in collect(str(tmp_path))) == ['fl', 'fl (torch)']
     if index in CROSS:
         for framework, python, other in (('torch', modern_python, 'keras'), ('keras', sys.executable, 'torch')):
             predicted = str(tmp_path / ('%s-from-%s' % (framework, other)))

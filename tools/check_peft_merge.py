@@ -3,8 +3,8 @@
 
 Builds the pretrained backbone from MODEL_DIR (its Google-format checkpoint, with the
 run's simplified vocabulary), adds FL-tuning with ``get_peft_model(model,
-FLTuningConfig(...))``, loads the added units from WEIGHTS (a PyTorch-side tuned-weights
-file), merges them with ``merge_and_unload()`` and compares the plain model that results
+FLTuningConfig(...))``, loads the added units from WEIGHTS (a tuned-weights file of either
+framework), merges them with ``merge_and_unload()`` and compares the plain model that results
 with EXPORT (what ``export`` wrote from the faithful port's run): its weights against
 EXPORT/hf, its last layer on EXPORT/golden.npz against the Keras model's. Prints one
 JSON object; exit status 1 when a difference is above --tolerance.
@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import transformers
 from peft import get_peft_model
-from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,14 +27,14 @@ from fl_tuning.model_files import ModelFiles, read_config  # noqa: E402
 from fl_tuning.tf_checkpoint import CheckpointReader  # noqa: E402
 from fl_tuning.torch.backbones import hf_config, hf_model, load_google_checkpoint  # noqa: E402
 from fl_tuning.torch.peft_method import FLTuningConfig  # noqa: E402
-from fl_tuning.torch.weights import read_manifest  # noqa: E402
+from fl_tuning.weight_files import read_layers, read_manifest  # noqa: E402
 from fl_tuning.vocab import load_vocabulary  # noqa: E402
 
 HF_MODELS = {'bert': transformers.BertModel, 'roformer': transformers.RoFormerModel,
              'nezha': getattr(transformers, 'NezhaModel', None)}
 
 
-def peft_merged(manifest, weights, model_dir):
+def peft_merged(manifest, layers, model_dir):
     backbone = manifest['backbone']
     files = ModelFiles(model_dir, None, backbone, lambda message: None)
     _, keep_tokens = load_vocabulary(files.vocab)
@@ -45,10 +44,11 @@ def peft_merged(manifest, weights, model_dir):
     tuned = get_peft_model(model, FLTuningConfig(extra_units=extra_units))
     with torch.no_grad():
         for index, layer in enumerate(tuned.base_model.model.encoder.layer):
-            for part in ('in', 'out'):
+            kernel_in, bias_in, kernel_out, bias_out = layers['Transformer-%d-FeedForward' % index]  # Keras layout
+            for part, kernel, bias in (('in', kernel_in, bias_in), ('out', kernel_out, bias_out)):
                 linear = getattr(layer.output, 'fl_tuning_units_%s' % part)['default']
-                for name in ('weight', 'bias'):
-                    getattr(linear, name).copy_(weights['encoder.parts.fl.%d.units_%s.%s' % (index, part, name)])
+                linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
+                linear.bias.copy_(torch.from_numpy(bias))
     return tuned.merge_and_unload().eval()
 
 
@@ -60,7 +60,7 @@ def main():
     parser.add_argument('--tolerance', type=float, default=1e-5)
     args = parser.parse_args()
     manifest = read_manifest(args.weights)
-    merged = peft_merged(manifest, load_file(args.weights), args.model_dir)
+    merged = peft_merged(manifest, read_layers(args.weights), args.model_dir)
     exported = HF_MODELS[manifest['backbone']].from_pretrained(os.path.join(args.export_dir, 'hf')).eval()
     exported_weights = dict(exported.named_parameters())
     with torch.no_grad():
