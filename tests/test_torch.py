@@ -189,3 +189,23 @@ def test_bad_input_gets_the_same_one_line_error_on_both_frameworks(modern_python
         code, lines = errors['torch', case]
         assert code != 0 and len(lines) == 1, errors
         assert errors['keras', case] == (code, lines)
+
+
+@pytest.mark.full
+def test_task_scripts_and_sweeps_run_on_the_framework_their_venv_has(modern_python, tiny_models, clue_data, tmp_path):
+    """In .venv-modern (no TensorFlow) the per-task scripts and sweeps train on PyTorch."""
+    model_dir = tiny_models['nezha'].directory
+    code, log = run_cli([modern_python, os.path.join(ROOT, 'fl_tuning_nezha', 'afqmc.py'), '--data-dir', clue_data,
+                         '--model-dir', model_dir, '--output-dir', str(tmp_path / 'script'), '--epochs', '1',
+                         '--batch-size', '8', '--ffn-prompt-size', '4', '--no-progress'])
+    assert code == 0, log
+    assert log.splitlines()[0].startswith('device: CPU (torch ')
+    header = record(str(tmp_path / 'script'), 'afqmc')[0]
+    assert (header['framework'], header['backbone'], header['precision']) == ('torch', 'nezha', 'fp32')
+    code, log = run_cli([modern_python, '-m', 'fl_tuning', 'sweep', '--backbone', 'bert=%s' % tiny_models['bert'].directory,
+                         '--tasks', 'afqmc', '--methods', 'fl,ln', '--seeds', '1', '--data-dir', clue_data,
+                         '--output-dir', str(tmp_path / 'sweep'), '--run-args', '--epochs 1 --batch-size 8'])
+    assert code == 0, log
+    rows = collect(str(tmp_path / 'sweep'))
+    assert sorted(row['method'] for row in rows) == ['fl (torch)', 'ln (torch)']
+    assert all(row['status'] == 'complete' for row in rows)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import transformers
 
-from fl_tuning.errors import CheckpointError
+from fl_tuning.errors import CheckpointError, InputError
 
 # NEZHA left transformers in 5.0; 4.57 is the last release that has it.
 try:
@@ -36,7 +36,7 @@ def hf_config(backbone, config, vocab_size):
         return transformers.BertConfig(**common)
     if backbone == 'nezha':
         if NezhaConfig is None:
-            raise RuntimeError('transformers %s has no NEZHA (removed in 5.0): install transformers==4.57.6 '
+            raise InputError('transformers %s has no NEZHA (removed in 5.0): install transformers==4.57.6 '
                                '(requirements-modern.txt)' % transformers.__version__)
         return NezhaConfig(max_relative_position=NEZHA_MAX_RELATIVE_POSITION, **common)
     return transformers.RoFormerConfig(embedding_size=config.get('embedding_size', config['hidden_size']),
