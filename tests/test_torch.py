@@ -209,3 +209,59 @@ def test_task_scripts_and_sweeps_run_on_the_framework_their_venv_has(modern_pyth
     rows = collect(str(tmp_path / 'sweep'))
     assert sorted(row['method'] for row in rows) == ['fl (torch)', 'ln (torch)']
     assert all(row['status'] == 'complete' for row in rows)
+
+
+SAVE_AS_HUGGING_FACE = '''
+import shutil, sys
+from fl_tuning.model_files import ModelFiles, read_config
+from fl_tuning.tf_checkpoint import CheckpointReader
+from fl_tuning.torch.backbones import hf_config, hf_model, load_google_checkpoint
+backbone, source, target = sys.argv[1:]
+files = ModelFiles(source, None, backbone, print)
+config = read_config(files.config)
+model = hf_model(backbone, hf_config(backbone, config, config['vocab_size']))
+load_google_checkpoint(model, backbone, CheckpointReader(files.checkpoint))
+model.save_pretrained(target)
+shutil.copy(files.vocab, target)
+'''
+
+
+@pytest.mark.full
+@pytest.mark.parametrize('backbone', ['bert', 'roformer'])
+def test_a_hugging_face_folder_trains_as_its_google_format_original(backbone, modern_python, tiny_models, clue_data,
+                                                                    tmp_path):
+    hf_dir = str(tmp_path / 'hf')
+    code, log = run_cli([modern_python, '-c', SAVE_AS_HUGGING_FACE, backbone, tiny_models[backbone].directory, hf_dir])
+    assert code == 0, log
+    run = (['--method', 'fl', '--ffn-prompt-size', '8'], backbone, 'afqmc')
+    losses = []
+    for name, model_dir in (('google', tiny_models[backbone].directory), ('hf', hf_dir)):
+        code, log = run_cli(command_line(modern_python, 'torch', run, model_dir, clue_data, str(tmp_path / name)))
+        assert code == 0, log
+        losses.append([x for epoch in record(str(tmp_path / name), 'afqmc')[1] for x in epoch['losses']])
+    assert losses[0] == losses[1]
+    os.remove(os.path.join(hf_dir, 'vocab.txt'))
+    code, log = run_cli(command_line(modern_python, 'torch', run, hf_dir, clue_data, str(tmp_path / 'broken')))
+    assert code == 2 and 'error: vocabulary not found: %s' % os.path.join(hf_dir, 'vocab.txt') in log, log
+
+
+BF16_LOSS_TOLERANCE = 5e-3
+
+
+@pytest.mark.full
+def test_bf16_autocast_trains_close_to_fp32_and_says_so(modern_python, tiny_models, clue_data, tmp_path):
+    run = (['--method', 'fl', '--ffn-prompt-size', '8'], 'bert', 'afqmc')
+    losses = {}
+    for precision in ('fp32', 'bf16'):
+        output_dir = str(tmp_path / precision)
+        code, log = run_cli(command_line(modern_python, 'torch', run, tiny_models['bert'].directory, clue_data,
+                                         output_dir, extra=['--precision', precision]))
+        assert code == 0, log
+        header, epochs, _ = record(output_dir, 'afqmc')
+        assert header['precision'] == precision
+        losses[precision] = [x for epoch in epochs for x in epoch['losses']]
+    difference = np.max(np.abs(np.subtract(losses['fp32'], losses['bf16'])))
+    assert 0 < difference <= BF16_LOSS_TOLERANCE
+    code, log = run_cli(command_line(sys.executable, 'keras', run, tiny_models['bert'].directory, clue_data,
+                                     str(tmp_path / 'keras'), extra=['--precision', 'bf16']))
+    assert code == 2 and 'error: --precision bf16 is for --framework torch' in log, log

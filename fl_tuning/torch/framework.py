@@ -11,12 +11,12 @@ import transformers
 
 from fl_tuning.errors import InputError
 from fl_tuning.methods.base import Dimensions
-from fl_tuning.model_files import ModelFiles, read_config  # noqa: F401 (ModelFiles: part of the interface)
+from fl_tuning.model_files import read_config
 from fl_tuning.optimization import learning_rate_schedule
-from fl_tuning.tf_checkpoint import CheckpointReader
-from fl_tuning.torch.backbones import hf_config, hf_model, load_google_checkpoint
+from fl_tuning.torch.backbones import hf_config, hf_model
 from fl_tuning.torch.encoder import TunedEncoder
 from fl_tuning.torch.heads import TaskModel
+from fl_tuning.torch.hf_folders import load_backbone_weights, model_files
 from fl_tuning.torch.methods import torch_methods
 from fl_tuning.torch.optimizer import KerasAdamW
 from fl_tuning.torch.weights import (  # noqa: F401 (read_manifest, read_state, library_versions: the interface)
@@ -24,6 +24,7 @@ from fl_tuning.torch.weights import (  # noqa: F401 (read_manifest, read_state, 
 )
 
 NAME = 'torch'
+ModelFiles = model_files  # Google-format or Hugging Face folders (the interface's name)
 PRECISIONS = ('fp32', 'tf32', 'bf16')
 
 
@@ -74,7 +75,7 @@ class Trainer(object):
         self.seed, self.precision, self.device = int(seed), precision, chosen_device(device)
         torch.manual_seed(self.seed)
         model = hf_model(backbone, hf_config(backbone, config, vocab_size))
-        load_google_checkpoint(model, backbone, CheckpointReader(model_files.checkpoint), keep_tokens)
+        load_backbone_weights(model, backbone, model_files, keep_tokens)
         encoder = TunedEncoder(backbone, model, torch_methods(method_set), dropout)
         self.model = TaskModel(task, encoder)
         for place, slot in enumerate(self.model.creation_order()):
