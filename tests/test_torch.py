@@ -5,8 +5,10 @@ one-line error. Each run is the command line in its own venv (the PyTorch side i
 .venv-modern, which has no TensorFlow)."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -81,7 +83,7 @@ def run_cli(arguments):
 def record(output_dir, task):
     with open(os.path.join(output_dir, 'records', '%s.jsonl' % task)) as f:
         lines = [json.loads(line) for line in f]
-    return lines[0]['run'], [line for line in lines if 'losses' in line], lines[-1]['summary']
+    return lines[0]['run'], [line for line in lines if 'losses' in line], lines[-1].get('summary')
 
 
 def read_submissions(output_dir):
@@ -265,3 +267,38 @@ def test_bf16_autocast_trains_close_to_fp32_and_says_so(modern_python, tiny_mode
     code, log = run_cli(command_line(sys.executable, 'keras', run, tiny_models['bert'].directory, clue_data,
                                      str(tmp_path / 'keras'), extra=['--precision', 'bf16']))
     assert code == 2 and 'error: --precision bf16 is for --framework torch' in log, log
+
+
+def epochs_without_timing(output_dir, task):
+    timing = ('seconds', 'examples_per_second')
+    return [dict((k, v) for k, v in epoch.items() if k not in timing) for epoch in record(output_dir, task)[1]]
+
+
+@pytest.mark.full
+def test_a_killed_pytorch_run_resumes_to_the_uninterrupted_result(modern_python, tiny_models, tmp_path):
+    """With dropout on: the masks are a function of (seed, step), the optimizer's state
+    is in the state file, so a run killed after epochs 1 and 2 ends as an uninterrupted one."""
+    data = write_clue_fixtures(str(tmp_path / 'data'), tasks=['afqmc'], counts=(200, 40, 10))
+    arguments = [modern_python, '-m', 'fl_tuning', 'run', '--framework', 'torch', '--backbone', 'bert',
+                 '--task', 'afqmc', '--data-dir', data, '--model-dir', tiny_models['bert'].directory,
+                 '--epochs', '4', '--batch-size', '8', '--seed', '5', '--method', 'fl,ptv2', '--ffn-prompt-size', '8',
+                 '--prompt-size', '2', '--step-losses', '--no-progress', '--resume']
+    whole, broken = str(tmp_path / 'whole'), str(tmp_path / 'broken')
+    code, log = run_cli(arguments + ['--output-dir', whole])
+    assert code == 0, log
+    record_path = os.path.join(broken, 'records', 'afqmc.jsonl')
+    for after_epochs in (1, 2):
+        process = subprocess.Popen(arguments + ['--output-dir', broken], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=ROOT))
+        while process.poll() is None and (not os.path.isfile(record_path)
+                                          or len(epochs_without_timing(broken, 'afqmc')) < after_epochs):
+            time.sleep(0.02)
+        assert process.poll() is None, 'the run ended before it could be killed'
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert len(epochs_without_timing(broken, 'afqmc')) < 4
+    code, log = run_cli(arguments + ['--output-dir', broken])
+    assert code == 0 and 'resuming after epoch' in log, log
+    assert epochs_without_timing(broken, 'afqmc') == epochs_without_timing(whole, 'afqmc')
+    assert read_submissions(broken) == read_submissions(whole)
+    assert not os.path.exists(os.path.join(broken, 'state'))
