@@ -21,6 +21,14 @@ METHOD_NAMES = list(REGISTRY)
 HEAD_ONLY = 'head-only'
 
 
+def unit_registry(units, framework):
+    """A framework's units of the methods, by name; every method must have one, in
+    REGISTRY's order."""
+    registry = OrderedDict((unit.name, unit) for unit in units)
+    assert list(registry) == list(REGISTRY), 'a method lacks its %s unit' % framework
+    return registry
+
+
 def create_methods(method_set, registry=REGISTRY):
     """Method objects of a method set: the framework-free ones, or a framework's units
     when ``registry`` is that framework's."""

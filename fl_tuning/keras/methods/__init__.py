@@ -1,7 +1,5 @@
 """The Keras units of the tuning methods, by name (the same names and order as
 fl_tuning.methods.REGISTRY)."""
-from collections import OrderedDict
-
 from fl_tuning.keras.methods.apt import AdaptivePrefixTuning
 from fl_tuning.keras.methods.finetune import FineTuning
 from fl_tuning.keras.methods.fl import FLTuning
@@ -9,11 +7,10 @@ from fl_tuning.keras.methods.ln import LNTuning
 from fl_tuning.keras.methods.pasta import PASTA
 from fl_tuning.keras.methods.prompt import PromptTuning
 from fl_tuning.keras.methods.ptv2 import PTuningV2
-from fl_tuning.methods import REGISTRY, create_methods
+from fl_tuning.methods import create_methods, unit_registry
 
-KERAS_METHODS = OrderedDict((method.name, method) for method in (
-    FLTuning, PTuningV2, PromptTuning, LNTuning, PASTA, AdaptivePrefixTuning, FineTuning))
-assert list(KERAS_METHODS) == list(REGISTRY), 'a method lacks its Keras unit'
+KERAS_METHODS = unit_registry((FLTuning, PTuningV2, PromptTuning, LNTuning, PASTA, AdaptivePrefixTuning, FineTuning),
+                              'Keras')
 
 
 def keras_methods(method_set):

@@ -1,8 +1,6 @@
 """The PyTorch units of the tuning methods, by name (the same names and order as
 fl_tuning.methods.REGISTRY)."""
-from collections import OrderedDict
-
-from fl_tuning.methods import REGISTRY, create_methods
+from fl_tuning.methods import create_methods, unit_registry
 from fl_tuning.torch.methods.apt import AdaptivePrefixTuning
 from fl_tuning.torch.methods.finetune import FineTuning
 from fl_tuning.torch.methods.fl import FLTuning
@@ -11,9 +9,8 @@ from fl_tuning.torch.methods.pasta import PASTA
 from fl_tuning.torch.methods.prompt import PromptTuning
 from fl_tuning.torch.methods.ptv2 import PTuningV2
 
-TORCH_METHODS = OrderedDict((method.name, method) for method in (
-    FLTuning, PTuningV2, PromptTuning, LNTuning, PASTA, AdaptivePrefixTuning, FineTuning))
-assert list(TORCH_METHODS) == list(REGISTRY), 'a method lacks its PyTorch unit'
+TORCH_METHODS = unit_registry((FLTuning, PTuningV2, PromptTuning, LNTuning, PASTA, AdaptivePrefixTuning, FineTuning),
+                              'PyTorch')
 
 
 def torch_methods(method_set):
