@@ -505,14 +505,15 @@ COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
 
 
 def guarded(function, args):
-    """Run a command; bad input becomes one line on stderr and exit code 2."""
-    from fl_tuning.errors import InputError
+    """Run a command; bad input becomes its lines on stderr and exit code 2, an output
+    that cannot be written one line and exit code 3."""
+    from fl_tuning.errors import EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, InputError, OutputError
     try:
         function(args)
-    except InputError as error:
+    except (InputError, OutputError) as error:
         for line in str(error).splitlines():
             print('error: %s' % line, file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT if isinstance(error, InputError) else EXIT_CANNOT_WRITE
     return 0
 
 

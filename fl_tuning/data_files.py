@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 
-from fl_tuning.errors import InputError
+from fl_tuning.errors import InputError, OutputError
 
 # Temporary files of atomic writes: '.<name>.<random>.partial' beside the target.
 PARTIAL_PREFIX, PARTIAL_SUFFIX = '.', '.partial'
@@ -179,28 +179,55 @@ def checked_list(values, kind, location, name):
 
 def write_atomically(path, text):
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    write_bytes_atomically(path, text.encode('utf-8'))
+
+
+def write_bytes_atomically(path, data):
+    """Bytes made in memory first (HDF5 and safetensors crash on a full disk when
+    they write to it themselves), then written by Python, which reports it."""
     with atomic_path(path) as temporary:
-        with open(temporary, 'w', encoding='utf-8') as f:
-            f.write(text)
+        with open(temporary, 'wb') as f:
+            f.write(data)
+
+
+def cannot_write(path, error):
+    """The OutputError of an OSError met while writing ``path``."""
+    cause = error.strerror or str(error)
+    where = error.filename if getattr(error, 'filename', None) not in (None, path) else None
+    if where is not None and PARTIAL_SUFFIX in os.path.basename(str(where)):
+        where = None  # the temporary file: the path itself says enough
+    return OutputError('cannot write %s: %s%s' % (path, cause, ' (%s)' % where if where else ''))
+
+
+def make_folder(folder, path):
+    """``folder`` (and its parents) for writing ``path``."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise cannot_write(path, error)
 
 
 @contextlib.contextmanager
 def atomic_path(path):
     """A temporary path beside ``path`` that replaces it when the block succeeds
-    (and is removed when it fails)."""
+    (and is removed when it fails). An OSError becomes an OutputError naming ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    handle, temporary = tempfile.mkstemp(prefix=PARTIAL_PREFIX + os.path.basename(path) + '.',
-                                         suffix=PARTIAL_SUFFIX, dir=folder)
-    os.close(handle)
+    make_folder(folder, path)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=PARTIAL_PREFIX + os.path.basename(path) + '.',
+                                             suffix=PARTIAL_SUFFIX, dir=folder)
+        os.close(handle)
+    except OSError as error:
+        raise cannot_write(path, error)
     try:
         yield temporary
         os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.remove(temporary)
+        if isinstance(error, OSError):
+            raise cannot_write(path, error)
         raise
 
 
@@ -210,19 +237,35 @@ def atomic_directory(path):
     (and is removed when it fails): no half-written folder of outputs."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(parent)
-    temporary = tempfile.mkdtemp(prefix=PARTIAL_PREFIX + os.path.basename(path) + '.',
-                                 suffix=PARTIAL_SUFFIX, dir=parent)
+    make_folder(parent, path)
+    try:
+        temporary = tempfile.mkdtemp(prefix=PARTIAL_PREFIX + os.path.basename(path) + '.',
+                                     suffix=PARTIAL_SUFFIX, dir=parent)
+    except OSError as error:
+        raise cannot_write(path, error)
     try:
         yield temporary
         os.chmod(temporary, 0o777 & ~current_umask())
         if os.path.isdir(path):
             shutil.rmtree(path)
         os.rename(temporary, path)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise cannot_write(path, error)
         raise
+
+
+def check_writable_folder(path, flag='--output-dir'):
+    """Before any work: ``path`` is a folder, or can be made one, that this process may
+    write in (a full disk shows only when writing)."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OutputError('%s %s: %s is not a directory' % (flag, path, existing))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError('%s %s: no permission to write in %s' % (flag, path, existing))
 
 
 def remove_partial_files(folder):

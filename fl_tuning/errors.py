@@ -11,3 +11,12 @@ class ConfigError(InputError):
 
 class CheckpointError(InputError):
     """A checkpoint that is missing or does not match the model config."""
+
+
+class OutputError(Exception):
+    """An output that cannot be written (not a folder, no permission, a full disk); the
+    message names the path and the cause. What was there before is left as it was."""
+
+
+# The command line's exit codes (documented in docs/running.md).
+EXIT_BAD_INPUT, EXIT_CANNOT_WRITE = 2, 3

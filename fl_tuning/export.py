@@ -5,7 +5,9 @@
 - ``hf/``: the same backbone in Hugging Face transformers' layout (``config.json``,
   ``model.safetensors``, vocabulary and tokenizer config);
 - ``head.json`` and ``head.safetensors``: the task head;
-- ``golden.npz``: inputs and the TensorFlow model's last-layer and head outputs.
+- ``golden.npz``: inputs and the TensorFlow model's last-layer and head outputs (of the
+  run's dev files where they still are, or of ``--data-dir``/``--texts``; without any,
+  the export is written without it and says how to add it).
 
 Only methods whose training a plain backbone can hold fold (``TuningMethod.folds``);
 the others are refused by name.
@@ -37,11 +39,12 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
            checkpoint=None, log=print):
     """Write the export of ``weights_path`` (tuned from ``model_dir``) to ``output_dir``;
     golden inputs are the first ``golden_size`` dev examples under ``data_dir`` or the
-    records of ``texts`` (a file in the task's test format). Returns ``output_dir``."""
+    records of ``texts`` (a file in the task's test format), else of the run's own dev
+    files if they are still there; without any, no golden outputs. Returns ``output_dir``."""
     check_output_dir(output_dir)
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
     refuse_unfoldable(saved.method_set)
-    examples = golden_examples(saved, data_dir, texts, golden_size or GOLDEN_SIZE)
+    examples, golden_source = golden_examples(saved, data_dir, texts, golden_size or GOLDEN_SIZE)
     transformer, model = build_saved(saved)
     config = read_config(saved.files.config)
     config['vocab_size'] = len(saved.keep_tokens)
@@ -50,7 +53,7 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
         method.fold(transformer, config, variables)
     head, head_weights = exported_head(saved.task, model)
     head['task'] = saved.task.name
-    golden = golden_outputs(saved, transformer, model, examples)
+    golden = golden_outputs(saved, transformer, model, examples) if examples else None
     vocabulary = ''.join(token + '\n' for token, _ in sorted(saved.token_dict.items(), key=lambda t: t[1]))
     backbone = saved.manifest['backbone']
     with atomic_directory(output_dir) as staging:
@@ -69,14 +72,18 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
                 f.write(vocabulary)
         write_json(os.path.join(staging, 'head.json'), head)
         save_safetensors(head_weights, os.path.join(staging, 'head.safetensors'))
-        np.savez(os.path.join(staging, 'golden.npz'), **golden)
+        if golden is not None:
+            np.savez(os.path.join(staging, 'golden.npz'), **golden)
         write_json(os.path.join(staging, EXPORT_RECORD), {
             'weights': os.path.abspath(weights_path), 'backbone': backbone, 'task': saved.task.name,
             'methods': saved.method_set, 'method': describe(saved.method_set),
             'intermediate_size': config['intermediate_size'], 'golden_examples': len(examples),
-            'golden_source': os.path.abspath(texts) if texts else 'dev', 'versions': library_versions()})
-    log('exported %s (%s on %s, %s) to %s: tf/, hf/, head, golden outputs of %d examples' % (
-        weights_path, saved.task.name, backbone, describe(saved.method_set), output_dir, len(examples)))
+            'golden_source': golden_source, 'versions': library_versions()})
+    golden_part = ('golden outputs of %d examples (%s)' % (len(examples), golden_source) if examples else
+                   'no golden outputs (the run\'s dev files are not where it read them: add them with '
+                   '--data-dir DIR or --texts FILE)')
+    log('exported %s (%s on %s, %s) to %s: tf/, hf/, head, %s' % (
+        weights_path, saved.task.name, backbone, describe(saved.method_set), output_dir, golden_part))
     return output_dir
 
 
@@ -90,15 +97,19 @@ def refuse_unfoldable(method_set):
 
 
 def golden_examples(saved, data_dir, texts, size):
+    """(examples, where they come from) of the golden outputs; ([], None) for none."""
     if texts:
-        examples = saved.read_together([texts], 'test')
+        paths, split = [texts], 'test'
     elif data_dir:
-        examples = saved.read_together(saved.dev_paths(data_dir), 'dev')
+        paths, split = saved.dev_paths(data_dir), 'dev'
     else:
-        raise InputError('export needs golden inputs: --data-dir (the run\'s dev data) or --texts FILE')
+        paths, split = saved.manifest.get('dev_paths', []), 'dev'
+        if not paths or not all(os.path.isfile(path) for path in paths):
+            return [], None
+    examples = saved.read_together(paths, split)
     if not examples:
-        raise InputError('no examples for the golden outputs in %s' % (texts or data_dir))
-    return examples[:size]
+        raise InputError('no examples for the golden outputs in %s' % ', '.join(paths))
+    return examples[:size], ', '.join(os.path.abspath(path) for path in paths)
 
 
 def checkpoint_variables(transformer):
@@ -125,9 +136,11 @@ def golden_outputs(saved, transformer, model, examples):
 
 
 def save_safetensors(tensors, path):
-    from safetensors.numpy import save_file  # only the export needs it
-    save_file(dict((name, np.ascontiguousarray(value, dtype='float32')) for name, value in tensors.items()),
-              path, metadata={'format': 'pt'})
+    from safetensors.numpy import save  # only the export needs it
+    data = save(dict((name, np.ascontiguousarray(value, dtype='float32')) for name, value in tensors.items()),
+                metadata={'format': 'pt'})
+    with open(path, 'wb') as f:  # by Python, which reports a full disk (safetensors' writer does not)
+        f.write(data)
 
 
 def write_json(path, value):

@@ -36,9 +36,12 @@ def read_config(config_path):
 
 def check_model_files(backbone, config_path, checkpoint_path, vocab_path, warn=print):
     """Before a model is built: the config, vocabulary and checkpoint belong together
-    and to ``backbone``. Raises ConfigError or CheckpointError naming the mismatch."""
+    and to ``backbone``, and the checkpoint's data files hold every variable. Returns the
+    checkpoint's reader; raises ConfigError or CheckpointError naming the mismatch."""
     config = read_config(config_path)
-    shapes = CheckpointReader(checkpoint_path).shapes()
+    reader = CheckpointReader(checkpoint_path)
+    reader.check_sizes()
+    shapes = reader.shapes()
 
     def shape(name):
         if name not in shapes:
@@ -72,11 +75,12 @@ def check_model_files(backbone, config_path, checkpoint_path, vocab_path, warn=p
     elif positions in shapes:
         warn('note: checkpoint %s has absolute position embeddings, which %s does not use; '
              'if it is a BERT checkpoint, use --backbone bert' % (checkpoint_path, backbone))
-    return config
+    return reader
 
 
 class ModelFiles(object):
-    """The pretrained model's files, found and checked against each other."""
+    """The pretrained model's files, found and checked against each other; ``read`` lists
+    every file a run reads from them (logged, and kept in the record)."""
 
     def __init__(self, model_dir, checkpoint, backbone, log):
         if not os.path.isdir(model_dir):
@@ -87,7 +91,9 @@ class ModelFiles(object):
             if not os.path.isfile(path):
                 raise InputError('%s not found: %s' % (what, path))
         self.checkpoint = locate_checkpoint(model_dir, checkpoint)
-        check_model_files(backbone, self.config, self.checkpoint, self.vocab, warn=log)
+        reader = check_model_files(backbone, self.config, self.checkpoint, self.vocab, warn=log)
+        self.read = [self.config, self.vocab, self.checkpoint + '.index'] + reader.data_paths()
+        log('model files: %s' % ', '.join(self.read))
         self.fingerprints = {'checkpoint_fingerprint': checkpoint_fingerprint(self.checkpoint),
                              'vocab_fingerprint': fingerprint(self.vocab)}
 
@@ -113,12 +119,16 @@ def locate_checkpoint(model_dir, checkpoint=None):
 
 
 def named_checkpoint(model_dir):
-    """The prefix the folder's ``checkpoint`` file names, if it exists there or, by its
-    file name, in the folder (a moved folder's file keeps the old absolute paths)."""
+    """The prefix the folder's ``checkpoint`` file names, looked for by its file name in
+    the folder (a moved folder's file keeps the old absolute paths). A prefix outside the
+    folder is read only when --checkpoint names it."""
     named = read_checkpoint_state(model_dir)
     if named is None:
         return None
-    for prefix in (named, os.path.join(model_dir, os.path.basename(named))):
-        if os.path.exists(prefix + '.index'):
-            return prefix
+    inside = os.path.join(model_dir, os.path.basename(named))
+    if os.path.exists(inside + '.index'):
+        return inside
+    if os.path.exists(named + '.index'):
+        raise InputError('%s names %s, outside the model dir: to read it, give --checkpoint %s'
+                         % (os.path.join(model_dir, 'checkpoint'), named, named))
     return None

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from fl_tuning.data_files import write_atomically
+from fl_tuning.data_files import check_writable_folder, write_atomically
 from fl_tuning.errors import InputError
 from fl_tuning.framework import load_framework
 from fl_tuning.manifests import fingerprint
@@ -182,6 +182,7 @@ class Run(object):
         """Inputs read, the run identified, the model built and a resumed run's state
         restored: ready to train. Returns the summary of a completed run instead."""
         config = self.config
+        check_writable_folder(config.output_dir)
         check_data_files(config.data_dir, self.task)
         self.model_files = self.framework.ModelFiles(config.model_dir, config.checkpoint, config.backbone,
                                                      self.log)
@@ -298,6 +299,8 @@ class Run(object):
         parameters = self.trainer.parameters
         return dict(self.settings, task_state=self.task.state(), versions=self.framework.library_versions(),
                     checkpoint=os.path.abspath(self.model_files.checkpoint),
+                    dev_paths=[os.path.abspath(os.path.join(self.config.data_dir, self.task.name, name))
+                               for name in self.task.dev_files],
                     trainable_parameters=parameters['trainable'] + parameters['head'],
                     method_parameters=parameters['by_method'],
                     epoch=self.best_epoch, dev=self.epochs[-1]['dev'] if self.epochs else None)
@@ -321,7 +324,8 @@ class Run(object):
 
     def write_record(self, final=False):
         """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
-        header = dict(self.settings, device=self.device, stack=self.stack,
+        header = dict(self.settings, device=self.device, stack=self.stack, model_files=self.model_files.read,
+                      missing_tokens=self.inputs.missing_tokens,
                       started=time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime(self.started)))
         self.store.write_record(header, self.epochs, self.summary() if final else None)
 

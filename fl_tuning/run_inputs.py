@@ -9,7 +9,7 @@ from fl_tuning.data_files import BadLines, DataErrors, in_file_order
 from fl_tuning.errors import InputError
 from fl_tuning.methods import create_methods, method_set_of
 from fl_tuning.prediction import progress_bar
-from fl_tuning.vocab import build_tokenizer, load_vocabulary
+from fl_tuning.vocab import Vocabulary
 
 
 def check_data_files(data_dir, task):
@@ -24,7 +24,7 @@ def check_data_files(data_dir, task):
 class RunInputs(object):
     """The run's data: ``train_examples``, ``dev_examples``, ``tests`` [(TestFile,
     examples)], their encodings, the ``tokenizer`` and ``keep_tokens`` of the simplified
-    vocabulary, the few-shot ``samples``, the ``skipped`` records and data ``notices``,
+    vocabulary (and the reserved tokens ``missing_tokens`` from it), the few-shot ``samples``, the ``skipped`` records and data ``notices``,
     and the ``method_set`` with what the methods learned from the data."""
 
     def __init__(self, task, data_dir, vocab_path, method_set, skip_bad_lines=False, samples=(),
@@ -32,8 +32,11 @@ class RunInputs(object):
         """``samples``: (split, K, seed, folder) of each few-shot sample to draw and write."""
         self.task, self.log = task, log
         folder = os.path.join(data_dir, task.name)
-        token_dict, self.keep_tokens = load_vocabulary(vocab_path)
-        self.tokenizer = build_tokenizer(token_dict)
+        vocabulary = Vocabulary(vocab_path, task.reserved_tokens, task.name)
+        self.keep_tokens, self.tokenizer = vocabulary.keep_tokens, vocabulary.tokenizer()
+        self.missing_tokens = vocabulary.missing
+        if vocabulary.notice():
+            log('%s: %s' % (vocab_path, vocabulary.notice()))
         bad_lines = BadLines(skip=skip_bad_lines)
         train = task.read([os.path.join(folder, f) for f in task.train_files], 'train', bad_lines)
         dev = task.read([os.path.join(folder, f) for f in task.dev_files], 'dev', bad_lines)

@@ -9,7 +9,7 @@ from fl_tuning.framework import load_framework
 from fl_tuning.manifests import check_manifest, manifest_method_set
 from fl_tuning.model_files import ModelFiles
 from fl_tuning.tasks import get_task
-from fl_tuning.vocab import build_tokenizer, load_vocabulary
+from fl_tuning.vocab import Vocabulary
 from fl_tuning.weight_files import read_manifest
 
 
@@ -30,8 +30,9 @@ class SavedRun(object):
         self.expected = dict(self.files.fingerprints, backbone=manifest['backbone'],
                              task=self.task.name, methods=self.method_set)
         check_manifest(manifest, self.expected, weights_path)
-        self.token_dict, self.keep_tokens = load_vocabulary(self.files.vocab)
-        self.tokenizer = build_tokenizer(self.token_dict)
+        vocabulary = Vocabulary(self.files.vocab, self.task.reserved_tokens, self.task.name)
+        self.token_dict, self.keep_tokens = vocabulary.token_dict, vocabulary.keep_tokens
+        self.tokenizer = vocabulary.tokenizer()
 
     def read(self, paths, split):
         """Examples of each of ``paths``, every record checked (no record is skipped)."""

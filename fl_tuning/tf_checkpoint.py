@@ -131,6 +131,24 @@ class CheckpointReader(object):
     def data_path(self, shard):
         return '%s.data-%05d-of-%05d' % (self.prefix, shard, self.shards)
 
+    def data_paths(self):
+        return [self.data_path(shard) for shard in range(self.shards)]
+
+    def check_sizes(self):
+        """Every variable's bytes lie inside its data file (a truncated or missing file is
+        named with the first variable it lacks): checked from the index, nothing read."""
+        sizes = {}
+        for path in self.data_paths():
+            if not os.path.isfile(path):
+                raise CheckpointError('checkpoint data file not found: %s (the index %s.index names it)'
+                                      % (path, self.prefix))
+            sizes[path] = os.path.getsize(path)
+        for name, entry in sorted(self.entries.items(), key=lambda item: (item[1].shard, item[1].offset)):
+            path = self.data_path(entry.shard)
+            if entry.offset + entry.size > sizes[path]:
+                raise CheckpointError('checkpoint data %s is truncated: variable %r needs bytes %d-%d, the file '
+                                      'has %d' % (path, name, entry.offset, entry.offset + entry.size, sizes[path]))
+
     def read(self, name):
         entry = self.entries[name]
         if entry.dtype not in DTYPES:

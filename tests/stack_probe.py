@@ -23,7 +23,7 @@ from fl_tuning.methods import METHOD_NAMES, resolve_method_set  # noqa: E402
 from fl_tuning.keras.models import build_model, last_layer_name  # noqa: E402
 from fl_tuning.run import Run, RunConfig  # noqa: E402
 from fl_tuning.testing.tiny import write_tiny_model  # noqa: E402
-from fl_tuning.vocab import load_vocabulary  # noqa: E402
+from fl_tuning.vocab import Vocabulary  # noqa: E402
 
 BACKBONES = ['bert', 'nezha', 'roformer']
 TASKS = ['afqmc', 'c3', 'cluener', 'cmrc2018']
@@ -56,7 +56,7 @@ def method_set(method):
 def last_layer_outputs(backbone, model_dir, method):
     """On the checkpoint, with the method's weights drawn from the seed."""
     K.clear_session()
-    _, keep_tokens = load_vocabulary(os.path.join(model_dir, 'vocab.txt'))
+    keep_tokens = Vocabulary(os.path.join(model_dir, 'vocab.txt')).keep_tokens
     methods = keras_methods(method_set(method))
     for m in methods:
         m.prepare(TOKEN_IDS)  # PASTA: its special tokens

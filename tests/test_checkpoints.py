@@ -8,10 +8,9 @@ import pytest
 import tensorflow as tf
 
 from fl_tuning.keras.models import build_model
-from fl_tuning.vocab import load_vocabulary
+from fl_tuning.vocab import REQUIRED_TOKENS, RESERVED_TOKENS, Vocabulary
 from fl_tuning.keras.checkpoints import write_checkpoint
 from fl_tuning.errors import CheckpointError, ConfigError, InputError
-from fl_tuning.vocab import SPECIAL_TOKENS
 
 
 def rewrite_checkpoint(source, target, drop=(), rename=None):
@@ -30,7 +29,7 @@ def copy_model_dir(tiny, tmp_path):
 
 
 def build_from(directory, backbone='bert', checkpoint='bert_model.ckpt', config='bert_config.json'):
-    _, keep_tokens = load_vocabulary(os.path.join(directory, 'vocab.txt'))
+    keep_tokens = Vocabulary(os.path.join(directory, 'vocab.txt')).keep_tokens
     return build_model(backbone, os.path.join(directory, config), os.path.join(directory, checkpoint),
                        ffn_prompt_size=4, keep_tokens=keep_tokens)
 
@@ -41,7 +40,7 @@ def test_missing_variable_is_named(tiny_models, tmp_path):
     rewrite_checkpoint(tiny.checkpoint_path, str(tmp_path / 'ckpt'), drop=[missing])
     with pytest.raises(CheckpointError) as error:
         build_model('bert', tiny.config_path, str(tmp_path / 'ckpt'),
-                    keep_tokens=load_vocabulary(tiny.vocab_path)[1])
+                    keep_tokens=Vocabulary(tiny.vocab_path).keep_tokens)
     assert repr(missing) in str(error.value)
     assert 'Transformer-1-FeedForward' in str(error.value)
 
@@ -53,7 +52,7 @@ def test_misnamed_variable_is_named_with_the_closest_match(tiny_models, tmp_path
                        rename={name: 'bert/encoder/layer_0/attention/self/qeury/kernel'})
     with pytest.raises(CheckpointError) as error:
         build_model('nezha', tiny.config_path, str(tmp_path / 'ckpt'),
-                    keep_tokens=load_vocabulary(tiny.vocab_path)[1])
+                    keep_tokens=Vocabulary(tiny.vocab_path).keep_tokens)
     message = str(error.value)
     assert repr(name) in message and 'qeury' in message
 
@@ -64,7 +63,7 @@ def test_mlm_head_is_required_as_in_the_original(tiny_models, tmp_path):
                        drop=['cls/predictions/output_bias'])
     with pytest.raises(CheckpointError, match="'cls/predictions/output_bias'"):
         build_model('roformer', tiny.config_path, str(tmp_path / 'ckpt'),
-                    keep_tokens=load_vocabulary(tiny.vocab_path)[1])
+                    keep_tokens=Vocabulary(tiny.vocab_path).keep_tokens)
 
 
 @pytest.mark.parametrize('field,value,variable', [
@@ -110,32 +109,60 @@ def test_config_missing_a_field(tiny_models, tmp_path):
 def test_vocabulary_without_special_tokens(tmp_path):
     path = tmp_path / 'vocab.txt'
     path.write_text('[PAD]\n[UNK]\n[CLS]\n[SEP]\n', encoding='utf-8')
-    with pytest.raises(InputError, match=r'vocab.txt: missing special token\(s\) \[MASK\]'):
-        load_vocabulary(str(path))
+    with pytest.raises(InputError, match=r'vocab.txt: missing special token\(s\) \[MASK\]$'):
+        Vocabulary(str(path))
+
+
+def repurposed_vocabulary(tiny, tmp_path, replacements):
+    """The tiny vocabulary with some [unusedN] lines given to other tokens."""
+    lines = [replacements.get(line.rstrip('\n'), line.rstrip('\n')) for line in open(tiny.vocab_path, encoding='utf-8')]
+    path = tmp_path / 'vocab.txt'
+    path.write_text(''.join(line + '\n' for line in lines), encoding='utf-8')
+    return str(path), lines
+
+
+def test_vocabulary_with_repurposed_reserved_tokens(tiny_models, tmp_path):
+    # As public copies of Google's Chinese vocab.txt are: [unusedN] lines given to
+    # the owner's tokens. The reserved tokens left keep their order; the rest follow.
+    path, lines = repurposed_vocabulary(tiny_models['bert'], tmp_path,
+                                        {'[unused1]': '[SUB]', '[unused3]': 'entity', '[unused50]': '[BLANK]'})
+    vocabulary = Vocabulary(path)
+    assert vocabulary.missing == ['[unused1]', '[unused3]', '[unused50]']
+    ordered = sorted(vocabulary.token_dict, key=vocabulary.token_dict.get)
+    reserved = [t for t in RESERVED_TOKENS if t not in vocabulary.missing]
+    assert ordered[:5 + len(reserved)] == REQUIRED_TOKENS + reserved
+    assert vocabulary.token_dict['[unused2]'] == 5 and '[SUB]' not in vocabulary.token_dict
+    assert vocabulary.token_dict['entity'] == 5 + len(reserved)  # the first kept token after them
+    assert [lines[i] for i in vocabulary.keep_tokens] == ordered
+    assert 'lacks 3 of the reserved tokens [unused1]..[unused99] ([unused1], [unused3], [unused50])' in vocabulary.notice()
+    with pytest.raises(InputError, match=r'vocab.txt: missing \[unused1\], which chid uses$'):
+        Vocabulary(path, ('[unused1]',), 'chid')
 
 
 def test_simplified_vocabulary_order_and_keep_tokens(tiny_models):
     tiny = tiny_models['bert']
     original = [line.rstrip('\n') for line in open(tiny.vocab_path, encoding='utf-8')]
-    token_dict, keep_tokens = load_vocabulary(tiny.vocab_path)
+    vocabulary = Vocabulary(tiny.vocab_path)
+    token_dict, keep_tokens = vocabulary.token_dict, vocabulary.keep_tokens
+    assert vocabulary.missing == [] and vocabulary.notice() is None
     ordered = sorted(token_dict, key=token_dict.get)
-    assert ordered[:len(SPECIAL_TOKENS)] == SPECIAL_TOKENS
+    assert ordered[:len(REQUIRED_TOKENS + RESERVED_TOKENS)] == REQUIRED_TOKENS + RESERVED_TOKENS
     assert token_dict['[unused1]'] == 5
     for dropped in ['##的', '...', '##!', '[unused100]', '<S>']:
         assert dropped not in token_dict
     for kept in ['的', '##s', 'the', '!']:
         assert kept in token_dict
     assert [original[i] for i in keep_tokens] == ordered
-    rest = keep_tokens[len(SPECIAL_TOKENS):]
+    rest = keep_tokens[len(REQUIRED_TOKENS + RESERVED_TOKENS):]
     assert rest == sorted(rest)
 
 
 def test_embedding_rows_follow_keep_tokens(tiny_models):
     tiny = tiny_models['bert']
-    token_dict, keep_tokens = load_vocabulary(tiny.vocab_path)
+    keep_tokens = Vocabulary(tiny.vocab_path).keep_tokens
     transformer = build_model('bert', tiny.config_path, tiny.checkpoint_path,
                               keep_tokens=keep_tokens)
     table = tf.train.load_variable(tiny.checkpoint_path, 'bert/embeddings/word_embeddings')
     loaded = transformer.layers['Embedding-Token'].get_weights()[0]
     np.testing.assert_array_equal(loaded, table[keep_tokens])
-    assert loaded.shape[0] == len(token_dict)
+    assert loaded.shape[0] == len(keep_tokens)

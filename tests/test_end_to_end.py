@@ -11,6 +11,7 @@ import pytest
 from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.keras.compat import STACK, device_name
 from fl_tuning.evaluate import evaluate
+from fl_tuning.records import read_record, record_path
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.tasks import NLI_LABELS, TASK_NAMES, TNEWS_LABELS, get_task
 from fl_tuning.tasks.hyperparameters import HYPERPARAMETERS
@@ -245,6 +246,33 @@ def test_checkpoint_of_a_moved_folder_is_found_by_its_file_name(tiny_models, tmp
         f.write('model_checkpoint_path: "/elsewhere/bert_model.ckpt"\n')  # as tf.train.Saver writes
     from fl_tuning.model_files import locate_checkpoint
     assert locate_checkpoint(moved) == os.path.join(moved, 'bert_model.ckpt')
+
+
+def test_checkpoint_outside_the_model_dir_is_read_only_when_named(tiny_models, clue_data, tmp_path):
+    # The folder's 'checkpoint' file names a prefix in another folder that exists there
+    # (another model's): followed silently, the weights would come from outside --model-dir.
+    model_dir, other = str(tmp_path / 'model'), str(tmp_path / 'other')
+    shutil.copytree(tiny_models['bert'].directory, model_dir)
+    shutil.copytree(tiny_models['bert'].directory, other)
+    for name in os.listdir(model_dir):
+        if name.startswith('bert_model.ckpt'):
+            os.remove(os.path.join(model_dir, name))
+    outside = os.path.join(other, 'bert_model.ckpt')
+    with open(os.path.join(model_dir, 'checkpoint'), 'w', encoding='utf-8') as f:
+        f.write('model_checkpoint_path: "%s"\n' % outside)
+    args = ['-m', 'fl_tuning', 'run', '--backbone', 'bert', '--task', 'afqmc', '--data-dir', clue_data,
+            '--model-dir', model_dir, '--ffn-prompt-size', '4', '--epochs', '1', '--no-progress', '--seed', '0']
+    code, out, err = run_cli(args + ['--output-dir', str(tmp_path / 'refused')])
+    assert code == 2 and 'Traceback' not in err
+    assert err.strip() == 'error: %s names %s, outside the model dir: to read it, give --checkpoint %s' % (
+        os.path.join(model_dir, 'checkpoint'), outside, outside)
+    code, out, err = run_cli(args + ['--output-dir', str(tmp_path / 'named'), '--checkpoint', outside])
+    assert code == 0, err
+    read = [os.path.join(model_dir, 'bert_config.json'), os.path.join(model_dir, 'vocab.txt'),
+            outside + '.index', outside + '.data-00000-of-00001']
+    assert 'model files: %s' % ', '.join(read) in out.splitlines()[:3]
+    record = read_record(record_path(str(tmp_path / 'named'), 'afqmc'))
+    assert record.run['model_files'] == read and record.run['missing_tokens'] == []
 
 
 def test_run_that_never_improves_still_writes_its_submission(tiny_models, clue_data, tmp_path):

@@ -3,17 +3,19 @@ tuned model with plain bert4keras, the Hugging Face files give the same outputs 
 PyTorch (tools/compare_transformers.py in .venv-modern), and what cannot be exported
 is refused by name."""
 import json
+import shutil
 import os
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 from bert4keras.backend import K
 from bert4keras.models import build_transformer_model
 
 from fl_tuning.errors import InputError
-from fl_tuning.export import export, refuse_unfoldable
+from fl_tuning.export import GOLDEN_SIZE, export, refuse_unfoldable
 from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.methods import REGISTRY, resolve_method_set
 from fl_tuning.run import Run, RunConfig
@@ -123,13 +125,40 @@ def test_export_is_refused_on_another_checkpoint_and_leaves_no_output(tiny_model
         export(weights, other, str(tmp_path / 'export'), data_dir=data, log=lambda m: None)
     assert not os.path.exists(str(tmp_path / 'export'))
     assert not [n for n in os.listdir(str(tmp_path)) if n.endswith('.partial')]
-    with pytest.raises(InputError, match='--data-dir .* or --texts'):
-        export(weights, tiny.directory, str(tmp_path / 'export'), log=lambda m: None)
     (tmp_path / 'busy').mkdir()
     (tmp_path / 'busy' / 'notes.txt').write_text('mine')
     with pytest.raises(InputError, match='holds no export'):
         export(weights, tiny.directory, str(tmp_path / 'busy'), data_dir=data, log=lambda m: None)
     assert (tmp_path / 'busy' / 'notes.txt').read_text() == 'mine'
+
+
+def test_export_without_golden_inputs_uses_the_runs_dev_files_or_writes_the_rest(
+        tiny_models, tuned_weights, data, tmp_path):
+    tiny = tiny_models['bert']
+    weights = tuned_weights('bert', 'ln', 'afqmc')
+    messages = []
+    export(weights, tiny.directory, str(tmp_path / 'recorded'), log=messages.append)
+    dev = os.path.abspath(os.path.join(data, 'afqmc', 'dev.json'))
+    with open(str(tmp_path / 'recorded' / 'export.json')) as f:
+        assert json.load(f)['golden_source'] == dev
+    with open(dev, encoding='utf-8') as f:
+        dev_records = len(f.read().splitlines())
+    assert np.load(str(tmp_path / 'recorded' / 'golden.npz'))['token_ids'].shape[0] == min(dev_records, GOLDEN_SIZE)
+    # the run's dev files gone (here: recorded elsewhere): everything else is exported
+    moved = str(tmp_path / 'moved.weights')
+    shutil.copy(weights, moved)
+    with h5py.File(moved, 'a') as f:
+        manifest = json.loads(f.attrs['manifest'])
+        manifest['dev_paths'] = [str(tmp_path / 'gone' / 'dev.json')]
+        f.attrs['manifest'] = json.dumps(manifest, sort_keys=True)
+    export(moved, tiny.directory, str(tmp_path / 'bare'), log=messages.append)
+    assert not os.path.exists(str(tmp_path / 'bare' / 'golden.npz'))
+    assert os.path.isfile(str(tmp_path / 'bare' / 'hf' / 'model.safetensors'))
+    with open(str(tmp_path / 'bare' / 'export.json')) as f:
+        record = json.load(f)
+    assert record['golden_examples'] == 0 and record['golden_source'] is None
+    assert messages[-1].endswith("no golden outputs (the run's dev files are not where it read them: add "
+                                 'them with --data-dir DIR or --texts FILE)')
 
 
 def test_export_command_takes_golden_inputs_from_a_test_format_file(tiny_models, tuned_weights, data, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from bert4keras.backend import K
 
 from fl_tuning.keras.models import build_model, last_layer_name, parameter_report
-from fl_tuning.vocab import load_vocabulary
+from fl_tuning.vocab import Vocabulary
 from fl_tuning.errors import InputError
 from fl_tuning.keras.methods import keras_methods
 from fl_tuning.methods import default_learning_rate, resolve_method_set
@@ -19,7 +19,7 @@ from fl_tuning.keras.methods.apt import gate_name
 from fl_tuning.keras.methods.pasta import special_token_occurrences
 from fl_tuning.keras.optimizers import get_optimizer
 from fl_tuning.tasks import get_task
-from fl_tuning.vocab import build_tokenizer
+from fl_tuning.text import Tokenizer
 
 from conftest import BACKBONES, classifier, padded_batch
 
@@ -35,7 +35,7 @@ def methods_for(method, **options):
 
 
 def build(tiny, method, **options):
-    _, keep_tokens = load_vocabulary(tiny.vocab_path)
+    keep_tokens = Vocabulary(tiny.vocab_path).keep_tokens
     sizes = {'fl': 'ffn_prompt_size', 'ptv2': 'prompt_size', 'prompt': 'prompt_size', 'apt': 'prompt_size'}
     if method in sizes:
         options[sizes[method]] = SIZE
@@ -54,7 +54,7 @@ def closed_form(method, tiny, ln_embedding=False, simplified_vocabulary=True):
     """Each method's count, written out by hand for the tiny config."""
     c = tiny.config
     d, f, layers = c['hidden_size'], c['intermediate_size'], c['num_hidden_layers']
-    vocab_size = len(load_vocabulary(tiny.vocab_path)[1]) if simplified_vocabulary else c['vocab_size']
+    vocab_size = len(Vocabulary(tiny.vocab_path).keep_tokens) if simplified_vocabulary else c['vocab_size']
     if method == 'fl':
         return layers * (d * SIZE + SIZE + SIZE * d + d)
     if method == 'ptv2':
@@ -100,7 +100,7 @@ def frozen_outputs(tiny_models):
         tiny = tiny_models[backbone]
         outputs[backbone] = encode(build_model(backbone, tiny.config_path, tiny.checkpoint_path,
                                                ffn_prompt_size=0,
-                                               keep_tokens=load_vocabulary(tiny.vocab_path)[1]))
+                                               keep_tokens=Vocabulary(tiny.vocab_path).keep_tokens))
     return outputs
 
 
@@ -232,8 +232,8 @@ def test_pasta_finds_special_tokens_in_every_kind_of_encoding(tiny_models):
     from bert4keras.snippets import sequence_padding
     from fl_tuning.tasks.classification import Example
     from fl_tuning.tasks.multiple_choice import C3Example
-    token_dict, _ = load_vocabulary(tiny_models['bert'].vocab_path)
-    tokenizer = build_tokenizer(token_dict)
+    token_dict = Vocabulary(tiny_models['bert'].vocab_path).token_dict
+    tokenizer = Tokenizer(token_dict)
     h = {'maxlen': 12}
     single = get_task('tnews').encode(Example((u'我们的学生', None), 0, None), tokenizer, h).inputs[0][0]
     pair = get_task('afqmc').encode(Example((u'花呗借呗', u'余额'), 0, None), tokenizer, h).inputs[0][0]
@@ -325,7 +325,7 @@ def test_shared_counts_from_the_config_equal_the_built_models(tiny_models, backb
     """The framework-free formulas, fed the sizes read from bert_config.json, give the
     counts of the weights the Keras model really trains."""
     tiny = tiny_models[backbone]
-    dimensions = Dimensions.of_config(tiny.config, backbone, len(load_vocabulary(tiny.vocab_path)[1]))
+    dimensions = Dimensions.of_config(tiny.config, backbone, len(Vocabulary(tiny.vocab_path).keep_tokens))
     for method in METHOD_SETS:
         K.clear_session()
         transformer = build(tiny, method)

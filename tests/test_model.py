@@ -5,7 +5,7 @@ from bert4keras.layers import FeedForward
 from bert4keras.models import build_transformer_model
 
 from fl_tuning.keras.models import build_model, last_layer_name, parameter_report
-from fl_tuning.vocab import load_vocabulary
+from fl_tuning.vocab import Vocabulary
 from fl_tuning.keras.compat import K, keras
 from fl_tuning.keras.layers import PREFIX_DROPOUT_RATE
 from fl_tuning.keras.methods.fl import WidenedFeedForward
@@ -16,7 +16,7 @@ from reference import ReferenceModel
 
 
 def build(tiny, ffn_prompt_size, prompt_size, **kwargs):
-    _, keep_tokens = load_vocabulary(tiny.vocab_path)
+    keep_tokens = Vocabulary(tiny.vocab_path).keep_tokens
     return build_model(tiny.backbone, tiny.config_path, tiny.checkpoint_path,
                        ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size,
                        keep_tokens=keep_tokens, **kwargs)
@@ -39,7 +39,7 @@ def test_without_tuning_equals_plain_bert4keras(tiny_models, backbone):
     tiny = tiny_models[backbone]
     token_ids, segment_ids = padded_batch()
     ours = encode(build(tiny, 0, 0), token_ids, segment_ids)
-    _, keep_tokens = load_vocabulary(tiny.vocab_path)
+    keep_tokens = Vocabulary(tiny.vocab_path).keep_tokens
     plain = build_transformer_model(
         tiny.config_path, tiny.checkpoint_path, model=BACKBONE_CLASSES[backbone],
         application='unilm', keep_tokens=keep_tokens, return_keras_model=False)
@@ -54,7 +54,7 @@ def test_matches_numpy_reference_of_the_spec(tiny_models, backbone, ffn_prompt_s
     token_ids, segment_ids = padded_batch()
     transformer = build(tiny, ffn_prompt_size, prompt_size)
     randomize_tuned_weights(transformer)
-    _, keep_tokens = load_vocabulary(tiny.vocab_path)
+    keep_tokens = Vocabulary(tiny.vocab_path).keep_tokens
     reference = ReferenceModel(backbone, tiny.config, tiny.checkpoint_path, keep_tokens)
     reference.take_tuned_weights(transformer)
     assert len(reference.added_units) == (2 if ffn_prompt_size else 0)

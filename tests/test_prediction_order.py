@@ -8,7 +8,8 @@ from bert4keras.backend import K
 
 from fl_tuning.keras.heads import build_task_model
 from fl_tuning.keras.models import build_model
-from fl_tuning.vocab import build_tokenizer, load_vocabulary
+from fl_tuning.text import Tokenizer
+from fl_tuning.vocab import Vocabulary
 from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.prediction import predict_results
 from fl_tuning.data_files import BadLines
@@ -34,8 +35,9 @@ def in_file_order(model, task, encoded, batch_size):
 @pytest.mark.parametrize('task_name', ['tnews', 'c3', 'chid', 'cluener', 'cmrc2018'])
 def test_predictions_by_length_equal_those_in_file_order(tiny_models, data, task_name):
     tiny = tiny_models['bert']
-    token_dict, keep_tokens = load_vocabulary(tiny.vocab_path)
-    tokenizer = build_tokenizer(token_dict)
+    vocabulary = Vocabulary(tiny.vocab_path)
+    token_dict, keep_tokens = vocabulary.token_dict, vocabulary.keep_tokens
+    tokenizer = Tokenizer(token_dict)
     task = get_task(task_name)
     task.hyperparameters = dict(task.hyperparameters, batch_size=4)
     read = lambda split: task.read([os.path.join(data, task_name, n) for n in getattr(task, '%s_files' % split)],  # noqa: E731

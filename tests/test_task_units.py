@@ -10,12 +10,13 @@ from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate
 from fl_tuning.keras.heads import global_pointer_crossentropy, multichoice_crossentropy, span_crossentropy
 from fl_tuning.tasks.multiple_choice import sample_split
-from fl_tuning.vocab import build_tokenizer, load_vocabulary
+from fl_tuning.text import Tokenizer
+from fl_tuning.vocab import Vocabulary
 
 
 @pytest.fixture(scope='module')
 def tokenizer(tiny_models):
-    return build_tokenizer(load_vocabulary(tiny_models['bert'].vocab_path)[0])
+    return Tokenizer(Vocabulary(tiny_models['bert'].vocab_path).token_dict)
 
 
 def write_lines(path, records):

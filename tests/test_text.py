@@ -14,7 +14,8 @@ from bert4keras.tokenizers import load_vocab
 
 from fl_tuning import text
 from fl_tuning.testing.fixtures import write_clue_fixtures
-from fl_tuning.vocab import SPECIAL_TOKENS, build_tokenizer, load_vocabulary
+from fl_tuning.text import Tokenizer
+from fl_tuning.vocab import REQUIRED_TOKENS, RESERVED_TOKENS, Vocabulary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIXED = [
@@ -77,12 +78,29 @@ def vocab_path(tiny_models, tmp_path_factory):
 
 
 def test_simplified_vocabulary_equals_bert4keras(vocab_path):
-    assert load_vocabulary(vocab_path) == load_vocab(vocab_path, simplified=True, startswith=SPECIAL_TOKENS)
+    vocabulary = Vocabulary(vocab_path)
+    assert (vocabulary.token_dict, vocabulary.keep_tokens) == load_vocab(
+        vocab_path, simplified=True, startswith=REQUIRED_TOKENS + RESERVED_TOKENS)
+
+
+def test_repurposed_vocabulary_is_bert4keras_given_the_tokens_there(vocab_path, tmp_path):
+    # bert4keras raises KeyError on a missing [unusedN]; with the list of those there
+    # it builds what we build.
+    repurposed = str(tmp_path / 'vocab.txt')
+    with open(vocab_path, encoding='utf-8') as f:
+        lines = f.read().replace('[unused7]\n', 'grin\n').replace('[unused8]\n', '[SUB]\n')
+    with open(repurposed, 'w', encoding='utf-8') as f:
+        f.write(lines)
+    vocabulary = Vocabulary(repurposed)
+    present = [t for t in RESERVED_TOKENS if t not in ('[unused7]', '[unused8]')]
+    assert vocabulary.missing == ['[unused7]', '[unused8]']
+    assert (vocabulary.token_dict, vocabulary.keep_tokens) == load_vocab(
+        repurposed, simplified=True, startswith=REQUIRED_TOKENS + present)
 
 
 def test_tokenizer_equals_bert4keras_on_fixture_and_mixed_texts(vocab_path, texts):
-    token_dict, _ = load_vocabulary(vocab_path)
-    ours, theirs = build_tokenizer(token_dict), Bert4kerasTokenizer(token_dict, do_lower_case=True)
+    token_dict = Vocabulary(vocab_path).token_dict
+    ours, theirs = Tokenizer(token_dict), Bert4kerasTokenizer(token_dict, do_lower_case=True)
     assert len(texts) > 500
     for i, first in enumerate(texts):
         second = texts[(i * 7 + 3) % len(texts)]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fl_tuning.keras.models import build_model
-from fl_tuning.vocab import load_vocabulary
+from fl_tuning.vocab import Vocabulary
 from fl_tuning.keras.compat import K, keras
 from fl_tuning.keras.optimizers import get_optimizer
 from fl_tuning.optimization import learning_rate_schedule
@@ -14,7 +14,7 @@ from conftest import BACKBONES, classifier, padded_batch
 @pytest.mark.parametrize('backbone', BACKBONES)
 def test_one_step_changes_only_tuned_weights_and_head(tiny_models, backbone):
     tiny = tiny_models[backbone]
-    _, keep_tokens = load_vocabulary(tiny.vocab_path)
+    keep_tokens = Vocabulary(tiny.vocab_path).keep_tokens
     transformer = build_model(backbone, tiny.config_path, tiny.checkpoint_path,
                               ffn_prompt_size=8, prompt_size=2, keep_tokens=keep_tokens)
     model = classifier(transformer)

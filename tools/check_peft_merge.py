@@ -28,7 +28,7 @@ from fl_tuning.tf_checkpoint import CheckpointReader  # noqa: E402
 from fl_tuning.torch.backbones import hf_config, hf_model, load_google_checkpoint  # noqa: E402
 from fl_tuning.torch.peft_method import FLTuningConfig  # noqa: E402
 from fl_tuning.weight_files import read_layers, read_manifest  # noqa: E402
-from fl_tuning.vocab import load_vocabulary  # noqa: E402
+from fl_tuning.vocab import Vocabulary  # noqa: E402
 
 HF_MODELS = {'bert': transformers.BertModel, 'roformer': transformers.RoFormerModel,
              'nezha': getattr(transformers, 'NezhaModel', None)}
@@ -37,7 +37,7 @@ HF_MODELS = {'bert': transformers.BertModel, 'roformer': transformers.RoFormerMo
 def peft_merged(manifest, layers, model_dir):
     backbone = manifest['backbone']
     files = ModelFiles(model_dir, None, backbone, lambda message: None)
-    _, keep_tokens = load_vocabulary(files.vocab)
+    keep_tokens = Vocabulary(files.vocab).keep_tokens
     model = hf_model(backbone, hf_config(backbone, read_config(files.config), len(keep_tokens)))
     load_google_checkpoint(model, backbone, CheckpointReader(files.checkpoint), keep_tokens)
     extra_units = manifest['methods']['fl']['ffn_prompt_size']

@@ -160,10 +160,14 @@ def main(argv=None):
     torch.set_grad_enabled(False)
     failed = False
     for export_dir in args.exports:
-        for name in ('golden.npz', 'head.json', 'head.safetensors', os.path.join('hf', 'config.json')):
+        for name in ('head.json', 'head.safetensors', os.path.join('hf', 'config.json')):
             if not os.path.isfile(os.path.join(export_dir, name)):
                 print('error: %s has no %s: not an fl_tuning export' % (export_dir, name), file=sys.stderr)
                 return 2
+        if not os.path.isfile(os.path.join(export_dir, 'golden.npz')):
+            print('error: %s has no golden.npz: export again with --data-dir DIR or --texts FILE'
+                  % export_dir, file=sys.stderr)
+            return 2
         result = compare(export_dir, args.tolerance)
         failed |= not result['passed']
         if args.json:

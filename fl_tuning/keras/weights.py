@@ -5,6 +5,8 @@ backbone comes from the pretrained checkpoint, which the manifest fingerprints.
 
 The same layout stores a run's resumable state (weights plus optimizer slots).
 """
+import contextlib
+import io
 import json
 import platform
 
@@ -13,7 +15,7 @@ import h5py
 import numpy as np
 import tensorflow as tf
 
-from fl_tuning.data_files import atomic_path
+from fl_tuning.data_files import write_bytes_atomically
 from fl_tuning.errors import InputError
 from fl_tuning.keras.compat import KERAS_VERSION, K
 from fl_tuning.manifests import FORMAT, check_manifest
@@ -59,13 +61,21 @@ def layer_values(layers, model, path):
     return pairs
 
 
+@contextlib.contextmanager
+def hdf5_written_to(path):
+    """An HDF5 file made in memory, then written atomically: a crash or a full disk
+    leaves the previous file intact (HDF5 writing to a full disk itself crashes)."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, 'w') as f:
+        yield f
+    write_bytes_atomically(path, buffer.getvalue())
+
+
 def save_tuned_weights(model, path, manifest):
-    """Written atomically: a crash while saving leaves the previous file intact."""
-    with atomic_path(path) as temporary:
-        with h5py.File(temporary, 'w') as f:
-            f.attrs['format'] = FORMAT
-            f.attrs['manifest'] = json.dumps(manifest, sort_keys=True)
-            write_layers(f.create_group('weights'), model)
+    with hdf5_written_to(path) as f:
+        f.attrs['format'] = FORMAT
+        f.attrs['manifest'] = json.dumps(manifest, sort_keys=True)
+        write_layers(f.create_group('weights'), model)
 
 
 def load_tuned_weights(model, path, expected):
@@ -83,14 +93,13 @@ def optimizer_variables(optimizer):
 
 def save_state(model, path, state):
     """Everything a resumed run needs: trained weights, optimizer variables, ``state``."""
-    with atomic_path(path) as temporary:
-        with h5py.File(temporary, 'w') as f:
-            f.attrs['format'] = FORMAT + '/state'
-            f.attrs['state'] = json.dumps(state, sort_keys=True)
-            write_layers(f.create_group('weights'), model)
-            optimizer = f.create_group('optimizer')
-            for i, value in enumerate(K.batch_get_value(optimizer_variables(model.optimizer))):
-                optimizer.create_dataset(str(i), data=value)
+    with hdf5_written_to(path) as f:
+        f.attrs['format'] = FORMAT + '/state'
+        f.attrs['state'] = json.dumps(state, sort_keys=True)
+        write_layers(f.create_group('weights'), model)
+        optimizer = f.create_group('optimizer')
+        for i, value in enumerate(K.batch_get_value(optimizer_variables(model.optimizer))):
+            optimizer.create_dataset(str(i), data=value)
 
 
 def read_state(path):

@@ -6,11 +6,11 @@ parts the method puts into that framework's model.
 A count takes the backbone's sizes (``Dimensions``, or a framework's model object with
 the same attributes), so both frameworks report the same numbers by one formula.
 """
-from fl_tuning.vocab import SPECIAL_TOKENS
+from fl_tuning.vocab import REQUIRED_TOKENS
 
 # The size the paper uses for FL units and prefixes when a named method's size is not given.
 DEFAULT_SIZE = 160
-CLS_ID, SEP_ID = SPECIAL_TOKENS.index('[CLS]'), SPECIAL_TOKENS.index('[SEP]')
+CLS_ID, SEP_ID = REQUIRED_TOKENS.index('[CLS]'), REQUIRED_TOKENS.index('[SEP]')
 
 
 class Dimensions(object):

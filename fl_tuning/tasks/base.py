@@ -52,6 +52,7 @@ class Task(object):
     metric = 'accuracy'
     input_names = ('token_ids', 'segment_ids')  # the model's inputs, in order
     keep_ties = False  # the original's best-epoch rule: strict '>' (cluener: '>=')
+    reserved_tokens = ()  # the [unusedN] tokens the encoding uses
 
     def __init__(self, name, hyperparameters, tests):
         self.name = name

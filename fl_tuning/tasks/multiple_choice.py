@@ -164,6 +164,7 @@ class Chid(MultipleChoice):
 
     train_files = ('train.json', 'train_answer.json')
     dev_files = ('dev.json', 'dev_answer.json')
+    reserved_tokens = ('[unused1]',)
 
     def read(self, paths, split, bad_lines):
         questions = paths[0]
@@ -221,7 +222,7 @@ class Chid(MultipleChoice):
     def encode(self, example, tokenizer, hyperparameters):
         left, right = sample_split(example.left, example.right, hyperparameters['maxlen'])
         context = join_segments(tokenizer, left)
-        context.append(tokenizer.token_to_id('[unused1]'))  # marks the blank to fill
+        context.append(tokenizer.token_to_id(self.reserved_tokens[0]))  # marks the blank to fill
         context += join_segments(tokenizer, right)
         context.append(tokenizer.token_to_id('[SEP]'))
         sequences = [tokenizer.encode(idiom)[0] + context for idiom in example.candidates]

@@ -64,6 +64,8 @@ class HuggingFaceFiles(object):
         if tokens != rows or config['vocab_size'] != rows:
             raise CheckpointError('vocabulary size mismatch: %s has %d tokens, %s vocab_size %d, the word '
                                   'embeddings %d rows' % (self.vocab, tokens, self.config, config['vocab_size'], rows))
+        self.read = [self.config, self.vocab, self.checkpoint]
+        log('model files: %s' % ', '.join(self.read))
         self.fingerprints = {'checkpoint_fingerprint': fingerprint(self.checkpoint),
                              'vocab_fingerprint': fingerprint(self.vocab)}
 

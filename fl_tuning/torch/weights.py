@@ -12,9 +12,9 @@ import numpy as np
 import safetensors
 import torch
 import transformers
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
-from fl_tuning.data_files import atomic_path
+from fl_tuning.data_files import write_bytes_atomically
 from fl_tuning.errors import InputError
 from fl_tuning.manifests import FORMAT, check_manifest
 from fl_tuning.weight_files import layer_key, read_layers, read_manifest, read_metadata  # noqa: F401 (interface)
@@ -75,10 +75,10 @@ def assign_trained(model, tensors, path):
 
 
 def save_tuned_weights(model, path, manifest):
-    """Written atomically: a crash while saving leaves the previous file intact."""
-    with atomic_path(path) as temporary:
-        save_file(keras_layout(model), temporary,
-                  metadata={'format': FORMAT, 'manifest': json.dumps(manifest, sort_keys=True)})
+    """Made in memory, then written atomically: a crash or a full disk leaves the previous
+    file intact."""
+    write_bytes_atomically(path, save(keras_layout(model), metadata={
+        'format': FORMAT, 'manifest': json.dumps(manifest, sort_keys=True)}))
 
 
 def load_tuned_weights(model, path, expected):
@@ -92,8 +92,8 @@ def load_tuned_weights(model, path, expected):
 def save_state(model, optimizer, path, state):
     tensors = trained_tensors(model)
     tensors.update((OPTIMIZER_PREFIX + name, t.detach().contiguous().cpu()) for name, t in optimizer.state().items())
-    with atomic_path(path) as temporary:
-        save_file(tensors, temporary, metadata={'format': STATE_FORMAT, 'state': json.dumps(state, sort_keys=True)})
+    write_bytes_atomically(path, save(tensors, metadata={'format': STATE_FORMAT,
+                                                          'state': json.dumps(state, sort_keys=True)}))
 
 
 def load_state(model, optimizer, path):
