@@ -47,7 +47,7 @@ class DataError(InputError):
     def __init__(self, location, field, problem):
         field_part = ' field %r:' % field if field else ''
         super(DataError, self).__init__('%s:%s %s' % (location, field_part, problem))
-        self.location, self.field = location, field
+        self.location, self.field, self.problem = location, field, problem
 
 
 class DataErrors(InputError):
@@ -57,12 +57,31 @@ class DataErrors(InputError):
 
     def __init__(self, problems):
         problems = in_file_order(problems)
-        lines = [str(p) for p in problems[:self.shown]]
-        if len(problems) > self.shown:
-            lines.append('... and %d more problems' % (len(problems) - self.shown))
+        lines = grouped(problems)
+        if len(lines) > self.shown:
+            lines = lines[:self.shown] + ['... and %d more problems' % (len(lines) - self.shown)]
         lines.append('%d bad line(s) in the data; --skip-bad-lines skips them' % len(problems))
         super(DataErrors, self).__init__('\n'.join(lines))
         self.problems = problems
+
+
+def grouped(problems):
+    """One line per problem, but one for all the lines of a file with the same problem
+    in the same field (every test line lacking 'id'): its count and line range."""
+    groups = {}
+    for problem in problems:
+        key = (problem.location.path, problem.field, problem.problem) if problem.location.line else id(problem)
+        groups.setdefault(key, []).append(problem)
+    lines = []
+    for same in groups.values():
+        first = same[0]
+        if len(same) == 1:
+            lines.append(str(first))
+        else:
+            field_part = ' field %r:' % first.field if first.field else ''
+            lines.append('%s:%d-%d:%s %s (%d lines)' % (first.location.path, first.location.line,
+                                                       same[-1].location.line, field_part, first.problem, len(same)))
+    return lines
 
 
 def in_file_order(problems):

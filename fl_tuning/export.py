@@ -22,7 +22,7 @@ from fl_tuning.keras.checkpoints import write_checkpoint
 from fl_tuning.model_files import read_config
 from fl_tuning.errors import InputError
 from fl_tuning.hf_layout import hf_config, hf_weights
-from fl_tuning.data_files import atomic_directory
+from fl_tuning.data_files import atomic_directory, check_writable_folder
 from fl_tuning.methods import REGISTRY, describe
 from fl_tuning.keras.heads import exported_head
 from fl_tuning.keras.models import last_layer_name
@@ -41,6 +41,7 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
     golden inputs are the first ``golden_size`` dev examples under ``data_dir`` or the
     records of ``texts`` (a file in the task's test format), else of the run's own dev
     files if they are still there; without any, no golden outputs. Returns ``output_dir``."""
+    check_writable_folder(output_dir)
     check_output_dir(output_dir)
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
     refuse_unfoldable(saved.method_set)

@@ -2,6 +2,7 @@
 gives the run's CLUE submission files, without training."""
 import os
 
+from fl_tuning.data_files import check_writable_folder
 from fl_tuning.errors import InputError
 from fl_tuning.prediction import write_submission
 from fl_tuning.saved_run import SavedRun
@@ -15,6 +16,8 @@ def predict(weights_path, model_dir, data_dir='./clue_dataset', output_dir='.', 
     ``framework``, from a tuned-weights file either framework wrote."""
     if test_file is not None and output is None:
         raise InputError('--test-file needs --output (the submission file to write)')
+    check_writable_folder(os.path.dirname(os.path.abspath(output)) if test_file is not None else output_dir,
+                          '--output' if test_file is not None else '--output-dir')
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
     task = saved.task
     if test_file is not None:

@@ -5,6 +5,7 @@ with the curves as PNG files beside them.
 """
 import csv
 import html
+import io
 import os
 from collections import OrderedDict, defaultdict
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from fl_tuning.errors import InputError
 from fl_tuning.few_shot import few_shot_k
-from fl_tuning.data_files import write_atomically
+from fl_tuning.data_files import check_writable_folder, write_atomically, write_bytes_atomically
 from fl_tuning.records import method_label, read_records
 from fl_tuning.tasks import TASK_NAMES, get_task
 
@@ -204,8 +205,10 @@ class Report(object):
             axes.legend(fontsize=8)
             name = 'curve-%s-%s-%s.png' % (backbone, setting, task)
             figure.tight_layout()
-            figure.savefig(os.path.join(self.output_dir, name), dpi=100)
+            image = io.BytesIO()
+            figure.savefig(image, format='png', dpi=100)
             plt.close(figure)
+            write_bytes_atomically(os.path.join(self.output_dir, name), image.getvalue())
             written[(backbone, setting, task)] = name
         return written
 
@@ -325,8 +328,7 @@ def write_report(runs_dir, output_dir, external=(), log=print):
         theirs = read_external(name, path)
         log('report: %d run(s) of %s from %s' % (len(theirs), name, path))
         runs += theirs
-    if not os.path.isdir(output_dir):
-        os.makedirs(output_dir)
+    check_writable_folder(output_dir)
     report = Report(runs, output_dir)
     images = report.curves()
     text = report.markdown(images)

@@ -5,7 +5,7 @@ trains on the same inputs, and nothing changes them afterwards."""
 import os
 
 from fl_tuning import few_shot
-from fl_tuning.data_files import BadLines, DataErrors, in_file_order
+from fl_tuning.data_files import BadLines, DataErrors, grouped, in_file_order
 from fl_tuning.errors import InputError
 from fl_tuning.methods import create_methods, method_set_of
 from fl_tuning.prediction import progress_bar
@@ -46,8 +46,8 @@ class RunInputs(object):
         problems = test_lines.problems + ([] if bad_lines.skip else bad_lines.problems)
         if problems:
             raise DataErrors(problems)
-        self.skipped = [str(problem) for problem in in_file_order(bad_lines.problems)]
-        self.notices = [str(notice) for notice in in_file_order(bad_lines.notices + test_lines.notices)]
+        self.skipped = in_file_order(bad_lines.problems)
+        self.notices = in_file_order(bad_lines.notices + test_lines.notices)
         self.log_data_problems()
         for examples, what in ((train, 'training'), (dev, 'dev')):
             if not examples:
@@ -81,12 +81,13 @@ class RunInputs(object):
     def log_data_problems(self):
         if self.skipped:
             self.log('skipped %d bad record(s):' % len(self.skipped))
-            for problem in self.skipped:
-                self.log('  %s' % problem)
+            for line in grouped(self.skipped):
+                self.log('  %s' % line)
         if self.notices:
             self.log('%d record(s) read as the original reads them, although they look odd:'
                      % len(self.notices))
-            for notice in self.notices[:DataErrors.shown]:
-                self.log('  %s' % notice)
-            if len(self.notices) > DataErrors.shown:
-                self.log('  ... and %d more' % (len(self.notices) - DataErrors.shown))
+            lines = grouped(self.notices)
+            for line in lines[:DataErrors.shown]:
+                self.log('  %s' % line)
+            if len(lines) > DataErrors.shown:
+                self.log('  ... and %d more' % (len(lines) - DataErrors.shown))

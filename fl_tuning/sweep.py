@@ -17,7 +17,7 @@ import time
 from fl_tuning.backbones import BACKBONES
 from fl_tuning.errors import InputError
 from fl_tuning.few_shot import FULL, few_shot_k
-from fl_tuning.data_files import write_atomically
+from fl_tuning.data_files import cannot_write, check_writable_folder, make_folder, write_atomically
 from fl_tuning.methods import REGISTRY, flag_name, label, parse_method_names
 from fl_tuning.records import read_record, record_path
 from fl_tuning.tasks import TASK_NAMES
@@ -39,6 +39,7 @@ class Grid(object):
         self.check()
 
     def check(self):
+        check_writable_folder(self.output_dir)
         for name, values in (('backbones', self.backbones), ('tasks', self.tasks),
                              ('methods', self.methods), ('seeds', self.seeds), ('settings', self.settings)):
             if not values:
@@ -165,8 +166,7 @@ def slurm_script(runs, path, gpus_per_run=1, cpus_per_run=4, time_limit='24:00:0
               'mkdir -p "${runs[$i]}"',
               'echo "run $i: ${commands[$i]}"',
               'eval "${commands[$i]}" >> "${runs[$i]}/run.log" 2>&1']
-    if not os.path.isdir(runs[0].grid.output_dir):
-        os.makedirs(runs[0].grid.output_dir)  # SLURM writes its logs there
+    make_folder(runs[0].grid.output_dir, path)  # SLURM writes its logs there
     write_atomically(path, '\n'.join(lines) + '\n')
     os.chmod(path, 0o755)
     return path
@@ -197,14 +197,16 @@ class Sweep(object):
         self.stream.flush()
 
     def start(self, run, gpu):
-        if not os.path.isdir(run.directory):
-            os.makedirs(run.directory)
+        make_folder(run.directory, run.log_path)
         environment = dict(os.environ)
         if gpu is not None:
             environment['CUDA_VISIBLE_DEVICES'] = str(gpu)
-        log = open(run.log_path, 'ab')
-        log.write(('$ %s\n' % run.shell_command()).encode('utf-8'))
-        log.flush()
+        try:
+            log = open(run.log_path, 'ab')
+            log.write(('$ %s\n' % run.shell_command()).encode('utf-8'))
+            log.flush()
+        except OSError as error:
+            raise cannot_write(run.log_path, error)
         process = subprocess.Popen(run.command(), stdout=log, stderr=subprocess.STDOUT, env=environment)
         log.close()
         return process

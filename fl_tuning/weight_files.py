@@ -4,6 +4,7 @@ layer holding its trained weights in order, as Keras shapes them: kernels [in, o
 with the same manifest. Reading needs no framework: safetensors with NumPy (its
 header is JSON), HDF5 with h5py."""
 import json
+import os
 import struct
 
 import numpy as np
@@ -28,7 +29,11 @@ def safetensors_header(path):
         if len(size_bytes) < 8:
             raise ValueError('too short')
         size = struct.unpack('<Q', size_bytes)[0]
+        if size > os.path.getsize(path) - 8:
+            raise ValueError('header beyond the end of the file')
         header = json.loads(f.read(size).decode('utf-8'))
+    if not isinstance(header, dict):
+        raise ValueError('not a safetensors header')
     return header, 8 + size
 
 
@@ -63,8 +68,8 @@ def read_metadata(path, expected_format=FORMAT):
                 metadata = dict((key, f.attrs[key]) for key in f.attrs)
         else:
             metadata = safetensors_header(path)[0].get('__metadata__', {}) or {}
-    except (IOError, OSError, ValueError, UnicodeDecodeError, struct.error):
-        raise InputError('cannot read %s file %s' % (kind, path))
+    except (OSError, ValueError, UnicodeDecodeError, struct.error):
+        raise InputError('cannot read %s file %s: neither HDF5 nor safetensors, or damaged' % (kind, path))
     if metadata.get('format') != expected_format:
         raise InputError('%s is not an fl_tuning %s file' % (path, kind))
     return metadata
@@ -76,6 +81,13 @@ def read_manifest(path):
 
 def read_layers(path):
     """{Keras layer name: [trained weight arrays, in order]} of a tuned-weights file."""
+    try:
+        return layers_in(path)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError('%s: damaged tuned-weights file (%s)' % (path, str(error).splitlines()[0]))
+
+
+def layers_in(path):
     layers = {}
     if is_hdf5(path):
         import h5py

@@ -50,6 +50,12 @@ def built_venv(venv, setup_command, no_python_message):
     return os.path.join(ROOT, venv, 'bin', 'python')
 
 
+@pytest.fixture(scope='session')
+def modern_python():
+    """The PyTorch side's Python (.venv-modern)."""
+    return built_venv('.venv-modern', ['scripts/setup_modern.sh'], 'no Python >= 3.9')
+
+
 class TinyModel(object):
     """Paths of a tiny checkpoint written by fl_tuning.testing.tiny."""
 

@@ -250,3 +250,22 @@ def test_model_dir_problems_are_caught_before_building(tiny_models, clean_data, 
                             '--model-dir', model_dir, '--output-dir', str(tmp_path / 'out')], capsys)
     assert code == 2 and len(errors) == 1 and expected in errors[0], errors
     assert not os.path.exists(str(tmp_path / 'out'))
+
+
+def test_a_fault_on_every_line_is_one_line_with_the_count_and_range(tiny_models, clean_data, tmp_path, capsys):
+    data_dir = str(tmp_path / 'data')
+    shutil.copytree(os.path.join(clean_data, 'afqmc'), os.path.join(data_dir, 'afqmc'))
+    test = os.path.join(data_dir, 'afqmc', 'test.json')
+    with open(test, encoding='utf-8') as f:
+        count = len(f.read().splitlines())
+    for number in range(1, count + 1):
+        edit_json_line(test, number, lambda r: without(r, 'id'))
+    edit_json_line(os.path.join(data_dir, 'afqmc', 'dev.json'), 2, 'not json')
+    code, errors = run_cli(['run', '--backbone', 'bert', '--task', 'afqmc', '--data-dir', data_dir,
+                            '--model-dir', tiny_models['bert'].directory, '--output-dir', str(tmp_path / 'out'),
+                            '--no-progress'], capsys)
+    assert code == 2
+    dev = os.path.join(data_dir, 'afqmc', 'dev.json')
+    assert errors == ['error: %s:2: not valid JSON (Expecting value: line 1 column 1 (char 0))' % dev,
+                      "error: %s:1-%d: field 'id': missing (%d lines)" % (test, count, count),
+                      'error: %d bad line(s) in the data; --skip-bad-lines skips them' % (count + 1)]

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, built_venv
+from conftest import ROOT
 from fl_tuning.summary import collect
 from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.tf_checkpoint import CheckpointReader
@@ -52,11 +52,6 @@ CROSS = {0, 2, 3, 4, 5, 6, 7, 14, 16, 17}
 def run_id(run):
     flags, backbone, task = run
     return '%s-%s-%s' % (flags[1], backbone, task)
-
-
-@pytest.fixture(scope='session')
-def modern_python():
-    return built_venv('.venv-modern', ['scripts/setup_modern.sh'], 'no Python >= 3.9')
 
 
 @pytest.fixture(scope='session')

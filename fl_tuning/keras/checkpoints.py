@@ -11,6 +11,7 @@ import tensorflow as tf
 from fl_tuning.keras.compat import K, tf1
 
 from fl_tuning.errors import CheckpointError
+from fl_tuning.tf_checkpoint import CheckpointReader
 
 # Variables whose rows bert4keras selects with keep_tokens before loading.
 ROW_SLICED_VARIABLES = ('bert/embeddings/word_embeddings', 'cls/predictions/output_bias')
@@ -26,6 +27,19 @@ def open_checkpoint(checkpoint_path):
             % (checkpoint_path, checkpoint_path, checkpoint_path))
 
 
+def damaged_variable(checkpoint_path, pairs):
+    """The CheckpointError of a checkpoint TensorFlow failed to read (a checksum that
+    does not match): the first variable that cannot be read, found after the failure."""
+    reader, bundle = open_checkpoint(checkpoint_path), CheckpointReader(checkpoint_path)
+    for _, _, variable in pairs:
+        try:
+            reader.get_tensor(variable)
+        except tf.errors.OpError as error:
+            return CheckpointError('checkpoint data %s: variable %r cannot be read (%s)' % (
+                bundle.data_path(bundle.entries[variable].shard), variable, error.message.splitlines()[0]))
+    return CheckpointError('checkpoint %s cannot be read' % checkpoint_path)
+
+
 def write_checkpoint(prefix, variables):
     """A Google-format checkpoint of ``variables`` ({name: array}) at ``prefix``, written
     through placeholders (no large constants in the graph) and without a meta graph."""
@@ -37,7 +51,10 @@ def write_checkpoint(prefix, variables):
                 session.run(variable.initializer, {variable.initial_value: value})
             # relative paths in the 'checkpoint' file: the folder can be moved
             saver = tf1.train.Saver([v for v, _ in created], save_relative_paths=True)
-            saver.save(session, prefix, write_meta_graph=False)
+            try:
+                saver.save(session, prefix, write_meta_graph=False)
+            except tf.errors.OpError as error:  # a full disk: an OSError, which the writers report
+                raise OSError(error.message.splitlines()[0])
 
 
 def checkpoint_pairs(transformer, mapping):

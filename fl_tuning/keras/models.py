@@ -10,12 +10,13 @@ and the trainable set.
 """
 from collections import OrderedDict
 
+import tensorflow as tf
 from bert4keras.backend import K
 from bert4keras.layers import FeedForward, Lambda, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
 from fl_tuning.backbones import BACKBONES
-from fl_tuning.keras.checkpoints import check_checkpoint, checkpoint_pairs
+from fl_tuning.keras.checkpoints import check_checkpoint, checkpoint_pairs, damaged_variable
 from fl_tuning.model_files import read_config
 from fl_tuning.keras.layers import PrefixAttention
 from fl_tuning.keras.methods import keras_methods
@@ -78,7 +79,10 @@ class TunedTransformer(object):
     def load_weights_from_checkpoint(self, checkpoint, mapping=None):
         mapping = mapping or self.variable_mapping()
         check_checkpoint(self, checkpoint, mapping)
-        super(TunedTransformer, self).load_weights_from_checkpoint(checkpoint, mapping)
+        try:
+            super(TunedTransformer, self).load_weights_from_checkpoint(checkpoint, mapping)
+        except tf.errors.OpError:
+            raise damaged_variable(checkpoint, checkpoint_pairs(self, mapping))
         self.loaded_weights = [weight for _, weight, _ in checkpoint_pairs(self, mapping)]
 
     def freeze_backbone(self):
