@@ -213,8 +213,11 @@ def command_evaluate(args):
     if args.json:
         print(json.dumps(metrics, sort_keys=True))
         return
-    scores = ', '.join('%s %.5f' % (k, v) for k, v in sorted(metrics.items()) if isinstance(v, float))
+    scores = ', '.join(('%s %.5f' if isinstance(v, float) else '%s %d') % (k, v) for k, v in sorted(metrics.items())
+                       if isinstance(v, (int, float)) and k != 'examples')
     print('%s: %s over %d dev examples' % (args.task, scores, metrics['examples']))
+    if 'official' in metrics:
+        print('as the official script prints it: %s' % metrics['official'])
     if 'scored_as' in metrics:
         print('scored as %s' % metrics['scored_as'])
 
@@ -230,7 +233,8 @@ def command_gates(args):
     from fl_tuning.keras.compat import K
     from fl_tuning.gates import gates_table, probe_gates
     rows = probe_gates(args.weights, model_dir=args.model_dir, data_dir=args.data_dir,
-                       checkpoint=args.checkpoint, progress=not args.no_progress)
+                       checkpoint=args.checkpoint, progress=not args.no_progress,
+                       log=lambda line: print(line, file=sys.stderr if args.json else sys.stdout))
     K.clear_session()
     print(json.dumps(rows, indent=2) if args.json else gates_table(rows))
 

@@ -66,21 +66,23 @@ class DataErrors(InputError):
 
 
 def grouped(problems):
-    """One line per problem, but one for all the lines of a file with the same problem
-    in the same field (every test line lacking 'id'): its count and line range."""
+    """One line per problem, but one for all the lines (or items) of a file with the same
+    problem in the same field (every test line lacking 'id'): its count and range."""
     groups = {}
     for problem in problems:
-        key = (problem.location.path, problem.field, problem.problem) if problem.location.line else id(problem)
-        groups.setdefault(key, []).append(problem)
+        groups.setdefault((problem.location.path, problem.field, problem.problem), []).append(problem)
     lines = []
     for same in groups.values():
-        first = same[0]
+        first, last = same[0].location, same[-1].location
+        field_part = ' field %r:' % same[0].field if same[0].field else ''
         if len(same) == 1:
-            lines.append(str(first))
-        else:
-            field_part = ' field %r:' % first.field if first.field else ''
-            lines.append('%s:%d-%d:%s %s (%d lines)' % (first.location.path, first.location.line,
-                                                       same[-1].location.line, field_part, first.problem, len(same)))
+            lines.append(str(same[0]))
+        elif first.line is not None:
+            lines.append('%s:%d-%d:%s %s (%d lines)' % (first.path, first.line, last.line, field_part,
+                                                       same[0].problem, len(same)))
+        else:  # items of one JSON document
+            lines.append('%s: %s to %s:%s %s (%d items)' % (first.path, first.item, last.item, field_part,
+                                                           same[0].problem, len(same)))
     return lines
 
 

@@ -113,7 +113,7 @@ def check_dev_predictions(task, clue_data, summary):
         total = sum(map(len, gold)) + sum(map(len, predicted))
         assert metrics['f1'] == pytest.approx(2.0 * hits / total if total else 0.0, abs=1e-9)
     elif task == 'cmrc2018':
-        assert 'official CMRC 2018' in metrics['scored_as'] and 0 <= metrics['em'] <= metrics['f1'] <= 1
+        assert 'official CMRC 2018' in metrics['scored_as'] and 0 <= metrics['em'] <= metrics['f1'] <= 100
     else:
         assert metrics[summary['metric']] == pytest.approx(recorded[summary['metric']], abs=1e-12)
     assert metrics['examples'] > 0

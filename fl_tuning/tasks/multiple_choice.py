@@ -86,6 +86,9 @@ class C3(MultipleChoice):
         # The published train and dev questions carry no id; the submission needs it.
         answer, identifier = 0, None
         if split == 'test':
+            if 'id' not in question:
+                raise DataError(location, 'id', "missing: a submission needs the question ids of CLUE's "
+                                'test files (the test files nlpdata/c3 publishes have none)')
             identifier = str(field(question, 'id', location, (int, str)))
         else:
             text = field(question, 'answer', location, str)

@@ -2,7 +2,6 @@
 and cmrc2018 (reading comprehension)."""
 import json
 import os
-import re
 
 import numpy as np
 from fl_tuning.text import lowercase_and_normalize
@@ -11,6 +10,7 @@ from fl_tuning.errors import InputError
 from fl_tuning.data_files import (
     DataError, Location, field, list_of, read_json, read_json_lines, write_atomically,
 )
+from fl_tuning.tasks import cmrc_scoring
 from fl_tuning.tasks.base import Encoded, Task, json_lines, unique, write_source_lines
 
 
@@ -141,23 +141,30 @@ class Cluener(Task):
         return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted,
                 'recall': hits / gold}
 
-    scored_as = ('entity F1 of the predicted character spans (category, start, end), as CLUENER2020 '
-                 "scores: the run's metric counts token cells, including any predicted on [CLS] or [SEP], "
-                 'which the submission format cannot hold')
+    scored_as = ("f1: micro entity F1 of the predicted character spans (category, start, end), the run's "
+                 "measure but for cells on [CLS] or [SEP], which the submission format cannot hold; "
+                 "clue_macro_f1: CLUENER2020's score.py, by design other: per category the F1 of the "
+                 "distinct mention texts of each line (positions ignored), averaged over the ten "
+                 "categories (a category without a hit scores 0, where score.py divides by zero)")
 
     def score(self, examples, predictions, path):
         if not isinstance(predictions, list) or len(predictions) != len(examples):
             raise InputError('%s: expected one JSON line per dev record (%d), in their order' % (
                 path, len(examples)))
         hits, predicted, gold = 1e-10, 1e-10, 1e-10
+        mentions = []  # per line: (predicted {category: texts}, labelled {category: texts})
         for number, (example, record) in enumerate(zip(examples, predictions), 1):
             if not isinstance(record, dict) or record.get('text') != example.text:
                 raise InputError('%s line %d: field \'text\': not the text of dev line %d' % (path, number, number))
-            found = set((start, end, category) for category, mentions in record.get('label', {}).items()
-                        for spans in mentions.values() for start, end in spans)
+            labels = record.get('label') or {}
+            found = set((start, end, category) for category, texts in labels.items()
+                        for spans in texts.values() for start, end in spans)
             labelled = set(example.entities)
             hits, predicted, gold = hits + len(found & labelled), predicted + len(found), gold + len(labelled)
-        return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted, 'recall': hits / gold}
+            mentions.append((dict((category, set(texts)) for category, texts in labels.items()),
+                             mention_texts(example)))
+        return {'f1': 2 * hits / (predicted + gold), 'precision': hits / predicted, 'recall': hits / gold,
+                'clue_macro_f1': clue_macro_f1(mentions)}
 
     def submission(self, examples, encoded, results, tokenizer):
         records = []
@@ -337,8 +344,11 @@ class Cmrc2018(Task):
         correct = sum(list(results[i][1:]) == encoded[i].labels[0][0] for i in chosen)
         return {'accuracy': correct / float(len(chosen))}
 
-    scored_as = ("the official CMRC 2018 EM and F1 of the answer texts: the run's metric (an exact "
-                 "token-span match in the chosen window) needs the model's windows")
+    scored_as = ("the official CMRC 2018 scorer's AVERAGE, EM and F1 (percent) of the answer texts, "
+                 "questions without a prediction counted as 0 (skip); split_sensitive counts the "
+                 "questions whose score could depend on nltk's sentence splitting (fl_tuning.tasks."
+                 "cmrc_scoring). The run's metric (an exact token-span match in the chosen window) "
+                 "needs the model's windows")
 
     def score(self, windows, predictions, path):
         if not isinstance(predictions, dict):
@@ -352,12 +362,8 @@ class Cmrc2018(Task):
                     for qa in paragraph['qas']:
                         if str(qa['id']) in answers:
                             answers[str(qa['id'])] = [a['text'] for a in qa['answers']]
-        em = f1 = 0.0
-        for qid, texts in answers.items():
-            prediction = predictions.get(qid)
-            if isinstance(prediction, str):
-                em, f1 = em + cmrc_exact(texts, prediction), f1 + cmrc_f1(texts, prediction)
-        return {'em': em / len(answers), 'f1': f1 / len(answers)}
+        return cmrc_scoring.score(answers, dict((qid, answer_text(value, qid, path))
+                                                for qid, value in predictions.items()))
 
     def submission(self, windows, encoded, results, tokenizer):
         answers = {}
@@ -371,49 +377,37 @@ class Cmrc2018(Task):
         return json.dumps(answers, indent=4, ensure_ascii=False)
 
 
-# The official CMRC 2018 evaluation's separators, removed before comparing.
-CMRC_PUNCTUATION = set(u'-:_*^/\\~`+=，。：？！“”；’《》·、「」（）－～『』') | {u'……'}
-CHINESE = re.compile(u'[\u4e00-\u9fa5]')
+def answer_text(value, qid, path):
+    """A prediction as the official script (Python 2) reads it: str() of a JSON scalar."""
+    if isinstance(value, (dict, list)):
+        raise InputError('%s: the prediction of %s is a JSON %s, not an answer text' % (
+            path, qid, 'object' if isinstance(value, dict) else 'list'))
+    if isinstance(value, float):  # Python 2's str(): 12 significant digits, '.0' kept
+        text = '%.12g' % value
+        return text if any(c in text for c in '.enai') else text + '.0'
+    return value if isinstance(value, str) else str(value)
 
 
-def cmrc_segments(text):
-    """The official script's mixed segmentation without punctuation: Chinese characters one
-    by one, other runs split into words and marks (a regex where it calls nltk)."""
-    segments, run = [], ''
-    for char in text.lower().strip():
-        if char in CMRC_PUNCTUATION:
-            continue
-        if CHINESE.match(char):
-            segments += re.findall(r'\w+|[^\w\s]', run) + [char]
-            run = ''
-        else:
-            run += char
-    return segments + re.findall(r'\w+|[^\w\s]', run)
+# The categories CLUENER2020's score.py averages over.
+CLUENER_CATEGORIES = ('address', 'book', 'company', 'game', 'government', 'movie', 'name', 'organization',
+                      'position', 'scene')
 
 
-def longest_common_run(first, second):
-    """Length of the longest common contiguous run of two sequences."""
-    best, previous = 0, [0] * (len(second) + 1)
-    for a in first:
-        current = [0]
-        for j, b in enumerate(second):
-            current.append(previous[j] + 1 if a == b else 0)
-        best = max(best, max(current))
-        previous = current
-    return best
+def mention_texts(example):
+    """{category: the mention texts} of a dev record, as score.py reads them: its label's keys."""
+    return dict((category, set(texts)) for category, texts in (example.record.get('label') or {}).items())
 
 
-def cmrc_f1(answers, prediction):
-    scores = []
-    predicted = cmrc_segments(prediction)
-    for answer in answers:
-        gold = cmrc_segments(answer)
-        common = longest_common_run(gold, predicted)
-        scores.append(0.0 if common == 0 else 2.0 * common / (len(predicted) + len(gold)))
-    return max(scores)
-
-
-def cmrc_exact(answers, prediction):
-    def bare(text):
-        return ''.join(c for c in text.lower().strip() if c not in CMRC_PUNCTUATION)
-    return float(any(bare(answer) == bare(prediction) for answer in answers))
+def clue_macro_f1(lines):
+    """CLUENER2020's score.py: per category, true and false positives and false negatives
+    of the mention texts line by line; the mean of the categories' F1."""
+    total = 0.0
+    for category in CLUENER_CATEGORIES:
+        tp = fp = fn = 0
+        for predicted, labelled in lines:
+            mine, theirs = predicted.get(category, set()), labelled.get(category, set())
+            tp, fp, fn = tp + len(mine & theirs), fp + len(mine - theirs), fn + len(theirs - mine)
+        if tp:
+            precision, recall = tp / (tp + fp), tp / (tp + fn)
+            total += 2 * precision * recall / (precision + recall)
+    return total / len(CLUENER_CATEGORIES)
