@@ -112,9 +112,13 @@ def add_framework_arguments(parser, training=True):
                        help='keras: the faithful TensorFlow port; torch: PyTorch and transformers '
                        '(default here: %(default)s, from the installed libraries)')
     group.add_argument('--device', help='torch: cpu, cuda, cuda:1 ... (default: the GPU when there is one)')
-    group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16'], default='fp32',
-                       help='torch: fp32 (TF32 off: the faithful numbers, default), tf32 or bf16 autocast')
+    group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16', 'mixed_bf16', 'mixed_fp16'], default='fp32',
+                       help='fp32 (TF32 off: the faithful numbers, default) or tf32; torch: bf16 autocast; '
+                       'keras on TensorFlow 2.15: mixed_bf16, mixed_fp16 (loss scaling), head and loss float32')
     if training:
+        group.add_argument('--deterministic-ops', action='store_true',
+                           help='repeatable GPU kernels (slower): TensorFlow op determinism or PyTorch '
+                           'deterministic algorithms')
         group.add_argument('--no-dropout', action='store_true',
                            help='every dropout off, on either framework (for step-by-step comparisons)')
         group.add_argument('--step-losses', action='store_true', help="every step's loss in the record")
@@ -154,6 +158,7 @@ def run_config(args, backbone, task):
                      few_shot_seed=args.few_shot_seed, few_shot_dev=args.few_shot_dev,
                      write_dev_predictions=args.write_dev_predictions, framework=args.framework,
                      dropout=not args.no_dropout, device=args.device, precision=args.precision,
+                     deterministic_ops=args.deterministic_ops,
                      step_losses=args.step_losses, **overrides)
 
 

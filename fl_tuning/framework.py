@@ -14,7 +14,8 @@ A framework is a module (``fl_tuning/<name>/framework.py``) that provides:
   ``load_state(path)`` and ``parameters`` (trainable, by method, head, total);
 - ``read_manifest(path)``, ``read_state(path)``: a tuned-weights or state file's JSON,
   read without building a model; ``library_versions()`` for manifests; ``reset()``
-  after a run (the Keras side clears its graph).
+  after a run (the Keras side clears its graph); ``deterministic_ops()``: GPU kernels
+  chosen for repeatable results from then on (--deterministic-ops).
 
 Everything above it (inputs, run store, records, sweep, report, the command line) is
 shared; batches are NumPy arrays from fl_tuning.tasks.base.collate.

@@ -39,13 +39,14 @@ class RunConfig(object):
                  fused_feed_forward=False, progress=True, resume=False, skip_bad_lines=False,
                  train_files=None, dev_files=None, few_shot=None, few_shot_seed=0, few_shot_dev=None,
                  write_dev_predictions=False, framework='keras', dropout=True, device=None, precision='fp32',
-                 step_losses=False, **overrides):
+                 deterministic_ops=False, step_losses=False, **overrides):
         """``method_set``: {method name: settings} (fl_tuning.methods); without it the
         two sizes decide, as in the original. ``train_files``, ``dev_files``: file names
         inside the task folder instead of the task's CLUE files. ``few_shot``: K, to
         train on a sample drawn from (K, ``few_shot_seed``); ``few_shot_dev`` likewise.
         ``framework``: 'keras' (the faithful port) or 'torch'; ``dropout=False`` turns every
-        dropout off (step-by-step comparisons); ``device``, ``precision``: the torch side's;
+        dropout off (step-by-step comparisons); ``device`` (torch), ``precision``
+        (fl_tuning.keras.precision, fl_tuning.torch.framework), ``deterministic_ops``: GPU kernels;
         ``step_losses``: every step's loss in the record."""
         unknown = set(overrides) - set(OVERRIDABLE)
         if unknown:
@@ -60,6 +61,7 @@ class RunConfig(object):
         self.few_shot, self.few_shot_seed, self.few_shot_dev = few_shot, few_shot_seed, few_shot_dev
         self.write_dev_predictions = write_dev_predictions
         self.framework, self.dropout, self.device, self.precision = framework, dropout, device, precision
+        self.deterministic_ops = deterministic_ops
         self.step_losses = step_losses
         self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
 
@@ -145,7 +147,7 @@ def run_settings(config, task, inputs, model_files, seed):
                 methods=inputs.method_set, method=label(inputs.method_set),
                 ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size,
                 fused_feed_forward=config.fused_feed_forward, seed=seed, framework=config.framework,
-                precision=config.precision, dropout=config.dropout,
+                precision=config.precision, deterministic_ops=config.deterministic_ops, dropout=config.dropout,
                 data_files={'train': list(task.train_files), 'dev': list(task.dev_files)},
                 few_shot=inputs.samples, hyperparameters=task.hyperparameters,
                 skip_bad_lines=config.skip_bad_lines, data_fingerprint='sha256:' + data.hexdigest())
@@ -331,7 +333,10 @@ class Run(object):
 
     def execute(self):
         self.device, self.stack = self.framework.describe_device(self.config.device)
-        self.log('device: %s (%s)' % (self.device, self.stack))
+        if self.config.deterministic_ops:
+            self.framework.deterministic_ops()
+        self.log('device: %s (%s); precision %s%s' % (self.device, self.stack, self.config.precision,
+                                                     ', deterministic ops' if self.config.deterministic_ops else ''))
         with self.clock.timing('start-up'):
             completed = self.start()
         if completed is not None:

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from fl_tuning.testing.fixtures import write_clue_fixtures
@@ -290,7 +291,7 @@ def test_demo_command(tmp_path):
     assert 'tiny RANDOM bert checkpoint' in out
     # the run's first line says what ran (this machine has no GPU; a GPU host shows its name)
     first = next(line for line in out.splitlines() if line.startswith('device: '))
-    assert first == 'device: %s (%s)' % (device_name(), STACK)
+    assert first == 'device: %s (%s); precision fp32' % (device_name(), STACK)
     assert first.startswith(('device: CPU (', 'device: GPU '))
     accuracy = float(out.split('best dev accuracy ')[1].split()[0])
     assert accuracy > 0.6  # three topics: chance is 0.33
@@ -306,3 +307,40 @@ def test_bundled_demo_data_is_what_the_generator_writes(tmp_path):
         with open(os.path.join(DEMO_DATA, 'tnews', name), 'rb') as a, \
                 open(os.path.join(str(tmp_path), 'tnews', name), 'rb') as b:
             assert a.read() == b.read(), name
+
+
+def precision_run(clue_data, tiny, output_dir, precision, *extra):
+    code, out, err = run_cli(['-m', 'fl_tuning', 'run', '--backbone', 'bert', '--task', 'afqmc', '--data-dir',
+                              clue_data, '--model-dir', tiny.directory, '--output-dir', output_dir,
+                              '--ffn-prompt-size', '4', '--epochs', '3', '--no-progress', '--seed', '0',
+                              '--step-losses', '--precision', precision] + list(extra))
+    return code, out, err
+
+
+@pytest.mark.skipif(STACK.startswith('tensorflow 1.'), reason='the mixed policies need TensorFlow 2')
+def test_mixed_precision_runs_stay_near_float32_on_tensorflow_2(tiny_models, clue_data, tmp_path):
+    losses = {}
+    for precision in ('fp32', 'tf32', 'mixed_bf16', 'mixed_fp16'):
+        extra = ['--deterministic-ops'] if precision == 'fp32' else []
+        code, out, err = precision_run(clue_data, tiny_models['bert'], str(tmp_path / precision), precision, *extra)
+        assert code == 0, err
+        assert out.splitlines()[0].endswith('; precision %s%s' % (
+            precision, ', deterministic ops' if extra else ''))
+        record = read_record(record_path(str(tmp_path / precision), 'afqmc'))
+        assert record.run['precision'] == precision
+        losses[precision] = np.array([loss for epoch in record.epochs for loss in epoch['losses']])
+    # a CPU has no TF32: the same numbers as float32
+    np.testing.assert_array_equal(losses['tf32'], losses['fp32'])
+    # bfloat16 keeps 8 bits of mantissa, float16 11; the masks and the head are float32's
+    assert np.abs(losses['mixed_bf16'] - losses['fp32']).max() < 5e-3
+    assert np.abs(losses['mixed_fp16'] - losses['fp32']).max() < 1e-3
+
+
+@pytest.mark.skipif(not STACK.startswith('tensorflow 1.'), reason='TensorFlow 1.15 only')
+def test_tensorflow_1_computes_float32_only(tiny_models, clue_data, tmp_path):
+    code, out, err = precision_run(clue_data, tiny_models['bert'], str(tmp_path / 'out'), 'mixed_bf16')
+    assert code == 2 and 'Traceback' not in err
+    assert err.strip() == ('error: --precision mixed_bf16 needs the TensorFlow 2.15 stack (bash scripts/setup.sh '
+                           '--stack tf2): TensorFlow 1.15 computes float32 only (NVIDIA\'s TF1 builds use TF32 '
+                           'on Ampere and newer GPUs unless NVIDIA_TF32_OVERRIDE=0)')
+    assert not os.path.exists(str(tmp_path / 'out'))

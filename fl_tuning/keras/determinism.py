@@ -37,7 +37,8 @@ class SeededDropout(object):
         self.sites += 1
         shape = tf.shape(x) if noise_shape is None else noise_shape
         op_seed = tf.constant(self.seed * 4096 + self.sites, dtype='int64')
-        uniform = tf.random.stateless_uniform(shape, tf.stack([op_seed, self.step]), dtype=x.dtype)
+        # drawn in float32 whatever x computes in: the same masks under mixed precision
+        uniform = tf.random.stateless_uniform(shape, tf.stack([op_seed, self.step]), dtype='float32')
         keep = K.cast(uniform >= level, x.dtype)
         return x * keep / (1.0 - level)
 

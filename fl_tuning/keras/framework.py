@@ -2,18 +2,21 @@
 (fl_tuning.framework): the task model built on its backbone with the tuning methods,
 trained one epoch at a time on given batches, predicting batches, saving and loading
 its tuned weights and resumable state, its parameter counts."""
+import os
 import random
 
 import numpy as np
+import tensorflow as tf
 
 from fl_tuning.errors import InputError
-from fl_tuning.keras.compat import STACK, K, device_name, tf1
+from fl_tuning.keras.compat import STACK, TF2, K, device_name, tf1
 from fl_tuning.keras.determinism import SeededDropout, SeededInitialValues
 from fl_tuning.keras.heads import build_task_model
 from fl_tuning.keras.methods import keras_methods
 from fl_tuning.model_files import ModelFiles  # noqa: F401 (part of the interface)
 from fl_tuning.keras.models import build_model, parameter_report
-from fl_tuning.keras.optimizers import get_optimizer, learning_rate_at
+from fl_tuning.keras.optimizers import get_optimizer, learning_rate_at, loss_scaled
+from fl_tuning.keras.precision import float32_layers, set_precision
 from fl_tuning.keras.weights import (
     library_versions, load_state, load_tuned_weights, read_manifest, read_state, save_state,  # noqa: F401
     save_tuned_weights,
@@ -29,7 +32,8 @@ class Trainer(object):
 
     def __init__(self, backbone, model_files, method_set, keep_tokens, task, seed, steps_per_epoch,
                  fused_feed_forward=False, dropout=True, device=None, precision='fp32'):
-        check_options(device, precision)
+        check_device(device)
+        set_precision(precision)
         tf1.set_random_seed(seed)
         self.dropout = SeededDropout(seed, enabled=dropout)
         initial_values = SeededInitialValues(seed)
@@ -37,6 +41,7 @@ class Trainer(object):
             self.transformer = build_model(backbone, model_files.config, model_files.checkpoint,
                                            methods=keras_methods(method_set), keep_tokens=keep_tokens,
                                            fused_feed_forward=fused_feed_forward)
+            float32_layers()
             self.model, loss = build_task_model(task, self.transformer)
         initial_values.assign(keep=self.transformer.loaded_weights)
         # Seeded after building: Keras 2.3.1 draws its initializers' seeds from NumPy's
@@ -46,7 +51,8 @@ class Trainer(object):
         h = task.hyperparameters
         self.optimizer = get_optimizer(h['learning_rate'], h['num_warmup_steps'], steps_per_epoch * h['epochs'],
                                        grad_accum_steps=h['grad_accum_steps'])
-        self.model.compile(loss=loss, optimizer=self.optimizer)
+        self.model.compile(loss=loss, optimizer=loss_scaled(self.optimizer) if precision == 'mixed_fp16'
+                           else self.optimizer)
         self.model._make_train_function()  # creates the optimizer's variables now
         report = parameter_report(self.transformer)
         head = int(sum(K.count_params(w) for w in self.model.trainable_weights) - report['trainable'])
@@ -93,12 +99,9 @@ def build_saved(saved):
     return transformer, model
 
 
-def check_options(device, precision):
+def check_device(device):
     if device is not None:
         raise InputError('--device is for --framework torch: TensorFlow places the model itself')
-    if precision != 'fp32':
-        raise InputError('--precision %s is for --framework torch: the Keras side computes in float32'
-                         % precision)
 
 
 def describe_device(device=None):
@@ -106,6 +109,16 @@ def describe_device(device=None):
     return device_name(), STACK
 
 
+def deterministic_ops():
+    """Repeatable GPU kernels (slower): TensorFlow 2's op determinism, TensorFlow 1.15's
+    TF_DETERMINISTIC_OPS (cuDNN convolutions and bias additions)."""
+    if TF2:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        os.environ['TF_DETERMINISTIC_OPS'] = '1'
+
+
 def reset():
-    """A fresh graph for the next run in this process."""
+    """A fresh graph (and float32) for the next run in this process."""
     K.clear_session()
+    set_precision('fp32')

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import tensorflow as tf
 from bert4keras.backend import K
-from bert4keras.layers import FeedForward, Lambda, MultiHeadAttention
+from bert4keras.layers import Embedding, FeedForward, Lambda, MultiHeadAttention
 from bert4keras.models import BERT, NEZHA, RoFormer, build_transformer_model
 
 from fl_tuning.backbones import BACKBONES
@@ -28,6 +28,17 @@ BACKBONE_CLASSES = OrderedDict(zip(BACKBONES, (BERT, NEZHA, RoFormer)))
 ATTENTION_BIAS_LAYER = 'Attention-UniLM-Mask'
 
 
+class CastingEmbedding(Embedding):
+    """bert4keras' Embedding, whose tied output ('dense' mode: the unused MLM head) reads
+    its float32 table in the inputs' dtype under a mixed-precision policy (Keras does not
+    cast an Embedding's weights); a no-op in float32."""
+
+    def call(self, inputs, mode='embedding'):
+        if mode == 'embedding':
+            return super(CastingEmbedding, self).call(inputs)
+        return K.dot(inputs, K.cast(K.transpose(self.embeddings), inputs.dtype))
+
+
 class TunedTransformer(object):
     """Mixin placed before a bert4keras model class (see ``tuned_class``)."""
 
@@ -41,6 +52,8 @@ class TunedTransformer(object):
         self.loaded_weights = []
 
     def apply(self, inputs=None, layer=None, arguments=None, **kwargs):
+        if layer is Embedding:
+            layer = CastingEmbedding
         if layer is FeedForward and inputs is not None:
             for method in self.tuning_methods:
                 replacement = method.feed_forward(self)

@@ -40,3 +40,9 @@ def get_optimizer(learning_rate, num_warmup_steps, num_train_steps,
 def learning_rate_at(optimizer, step):
     """The effective learning rate at micro-step ``step``."""
     return float(K.get_value(optimizer.learning_rate)) * multiplier(optimizer.lr_schedule, step)
+
+
+def loss_scaled(optimizer):
+    """float16 training: the loss scaled up dynamically so that small gradients survive."""
+    from fl_tuning.keras.compat import keras
+    return keras.mixed_precision.LossScaleOptimizer(optimizer)

@@ -2,6 +2,7 @@
 (fl_tuning.framework): the task model on its transformers backbone with the tuning
 methods, trained one epoch at a time on given batches, predicting batches, saving and
 loading its tuned weights and resumable state, its parameter counts."""
+import os
 import random
 from collections import OrderedDict
 
@@ -51,6 +52,13 @@ def set_precision(precision):
     allow = precision == 'tf32'
     torch.backends.cuda.matmul.allow_tf32 = allow
     torch.backends.cudnn.allow_tf32 = allow
+
+
+def deterministic_ops():
+    """Repeatable GPU kernels (slower): PyTorch's deterministic algorithms, with the
+    cuBLAS workspace they need."""
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+    torch.use_deterministic_algorithms(True)
 
 
 def as_tensor(array, device):
