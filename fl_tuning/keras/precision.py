@@ -20,7 +20,8 @@ TF1_ONLY_FP32 = ('--precision %s needs the TensorFlow 2.15 stack (bash scripts/s
 
 def check_precision(precision):
     if precision not in PRECISIONS:
-        raise InputError('--precision %s: the Keras side computes in %s' % (precision, ', '.join(PRECISIONS)))
+        raise InputError('--precision %s is for --framework torch; the Keras side computes in %s'
+                         % (precision, ', '.join(PRECISIONS)))
     if not TF2 and precision != 'fp32':
         raise InputError(TF1_ONLY_FP32 % precision)
 
