@@ -16,17 +16,16 @@ def predictions(document):
                 kind = index % 10
                 index += 1
                 if kind == 1:
-                    continue
-                result[qa['id']] = [
-                    text,
-                    None,
-                    '',
-                    text.upper() + u'。',
-                    text[:max(1, len(text) // 2)],
-                    context[max(0, start - 3):start + len(text) + 3],
-                    text + u' 3.4米 (2.5%)',
-                    context[:5],
-                    text + u' Olympic Games, U.S.A. isn\'t "new"',
-                    u'《%s》' % text,
-                ][kind]
+                    continue  # unanswered
+                result[qa['id']] = {
+                    0: text,
+                    2: '',
+                    3: text.upper() + u'。',
+                    4: text[:max(1, len(text) // 2)],
+                    5: context[max(0, start - 3):start + len(text) + 3],
+                    6: text + u' 3.4米 (2.5%)',
+                    7: context[:5],
+                    8: text + u' Olympic Games, U.S.A. isn\'t "new"',
+                    9: u'《%s》' % text,
+                }[kind]
     return result
