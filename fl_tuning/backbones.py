@@ -1,6 +1,9 @@
 """The backbones every framework builds, by the names the command line and records use."""
 BACKBONES = ('bert', 'nezha', 'roformer')
 
+# The initializer bert4keras gives every weight it creates: TruncatedNormal(stddev=0.02).
+INITIALIZER_STDDEV = 0.02
+
 # bert_config.json of a BERT-base-sized model (Google's Chinese BERT, RoBERTa-wwm-ext): the
 # benchmarks' random models.
 BERT_BASE_CONFIG = {

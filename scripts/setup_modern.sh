@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Make .venv-modern (Python >= 3.9) with torch (CPU), transformers and safetensors, for
-# tools/compare_transformers.py. Safe to run again: it only reinstalls when
-# requirements-modern.txt has changed since the last successful run.
+# Make .venv-modern (Python >= 3.9): the PyTorch side (torch CPU, transformers 4.57.6,
+# peft 0.17.1) from requirements-modern.txt. With --newest, .venv-peft-newest instead:
+# the newest torch, transformers and peft pip offers (requirements-peft-newest.txt),
+# where the peft method's tests also run. Safe to run again: it only reinstalls when the
+# requirements file has changed since the last successful run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv_common.sh
 venv=.venv-modern
+requirements=requirements-modern.txt
+if [ "${1:-}" = --newest ]; then
+  venv=.venv-peft-newest
+  requirements=requirements-peft-newest.txt
+fi
 
 is_modern() {
   "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 9) else 1)' >/dev/null 2>&1
@@ -20,7 +27,7 @@ find_modern_python() {
 }
 
 lock_venv "$venv"
-wanted=$(sha256sum requirements-modern.txt | cut -d' ' -f1)
+wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
 if venv_is_current "$venv" "$wanted" is_modern; then
   echo "setup_modern: $venv is up to date"
   exit 0
@@ -34,6 +41,6 @@ echo "setup_modern: creating $venv with $python"
 rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  -r requirements-modern.txt
+  -r "$requirements"
 mark_current "$venv" "$wanted"
 echo "setup_modern: $venv is ready"

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from fl_tuning.model_files import ModelFiles, read_config  # noqa: E402
 from fl_tuning.tf_checkpoint import CheckpointReader  # noqa: E402
 from fl_tuning.torch.backbones import hf_config, hf_model, load_google_checkpoint  # noqa: E402
-from fl_tuning.torch.peft_method import FLTuningConfig  # noqa: E402
+from fl_tuning.torch.peft_method import FLTuningConfig  # noqa: E402 (also makes peft know it)
 from fl_tuning.weight_files import read_layers, read_manifest  # noqa: E402
 from fl_tuning.vocab import Vocabulary  # noqa: E402
 
@@ -45,10 +45,11 @@ def peft_merged(manifest, layers, model_dir):
     with torch.no_grad():
         for index, layer in enumerate(tuned.base_model.model.encoder.layer):
             kernel_in, bias_in, kernel_out, bias_out = layers['Transformer-%d-FeedForward' % index]  # Keras layout
-            for part, kernel, bias in (('in', kernel_in, bias_in), ('out', kernel_out, bias_out)):
-                linear = getattr(layer.output, 'fl_tuning_units_%s' % part)['default']
-                linear.weight.copy_(torch.from_numpy(kernel.T.copy()))
-                linear.bias.copy_(torch.from_numpy(bias))
+            for linear, kernel, bias in ((layer.intermediate.dense, kernel_in, bias_in),
+                                         (layer.output.dense, kernel_out, bias_out)):
+                units = linear.fl_tuning_units['default']
+                units.weight.copy_(torch.from_numpy(kernel.T.copy()))
+                units.bias.copy_(torch.from_numpy(bias))
     return tuned.merge_and_unload().eval()
 
 

@@ -17,13 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fl_tuning.backbones import INITIALIZER_STDDEV
 from fl_tuning.initial_values import generator, truncated_normal
 from fl_tuning.torch.backbones import NEZHA_MAX_RELATIVE_POSITION
 
 # bert4keras' K.infinity(): what masked attention logits and pointer cells get.
 MASKED = -1e12
-# The initializer bert4keras gives every weight it creates: TruncatedNormal(stddev=0.02).
-INITIALIZER_STDDEV = 0.02
 # Weights the Keras model creates that are not on the PyTorch side's path (the MLM head
 # of application='unilm': dense kernel and bias, LayerNorm, output bias).
 UNUSED_KERAS_WEIGHTS = 5

@@ -13,10 +13,9 @@ from bert4keras.backend import K, keras
 from bert4keras.layers import Layer
 
 import fl_tuning.methods.pasta as methods_pasta
+from fl_tuning.backbones import INITIALIZER_STDDEV
 from fl_tuning.keras.methods.base import KerasMethod, attention_name
 from fl_tuning.methods.base import CLS_ID, SEP_ID
-
-INITIALIZER_STDDEV = 0.02
 
 
 def special_token_occurrences(token_ids, slots):
