@@ -118,14 +118,15 @@ class FLTuningModel(BaseTuner):
     # -- merging and unloading -------------------------------------------------------------
     def merge_and_unload(self, progressbar=False, safe_merge=False, adapter_names=None):
         """The plain model: feed-forward layers widened by the merged units (every block
-        to one width, config too), the trained head in place of its wrapper."""
+        to one width, config too), the trained head in place of its wrapper.
+        ``progressbar`` is accepted for peft's signature; unloading takes no time to show."""
         return self._unload_and_optionally_merge(True, safe_merge, adapter_names)
 
     def unload(self):
         """The model without the units (a trained head stays, as with LoRA)."""
         return self._unload_and_optionally_merge(False)
 
-    def _unload_and_optionally_merge(self, merge=True, safe_merge=False, adapter_names=None, progressbar=False):
+    def _unload_and_optionally_merge(self, merge=True, safe_merge=False, adapter_names=None):
         names = adapter_names or self.active_adapters
         if sum(bool(self.peft_config[name].modules_to_save) for name in names) > 1:
             raise ValueError('Cannot unload multiple adapters that specify `modules_to_save`.')
@@ -149,22 +150,19 @@ class FLTuningModel(BaseTuner):
         """Widen every feed-forward layer to the widest with zero units (exact: they add
         nothing), so that one config width describes the merged model and
         ``from_pretrained`` reloads it; the config's width follows."""
-        found = blocks([key for key, _ in self.model.named_modules()])
-        if not found:
-            return
         widths = {}
-        for block, linears in found.items():
+        for block, linears in blocks([key for key, _ in self.model.named_modules()]).items():
             layout = feed_forward_linear(next(iter(linears.values()))).layout
             out_name = next(name for name, side in layout.linears.items() if side == 'out')
-            widths[block] = (layout, self.model.get_submodule(linears[out_name]).in_features)
-        widest = max(width for _, width in widths.values())
-        for block, (layout, width) in widths.items():
-            if width == widest:
-                continue
-            for key in found[block].values():
+            widths[block] = (layout, linears, self.model.get_submodule(linears[out_name]).in_features)
+        if not widths:
+            return
+        widest = max(width for _, _, width in widths.values())
+        for layout, linears, width in widths.values():
+            for key in linears.values() if width < widest else ():
                 parent, linear, name = _get_submodules(self.model, key)
                 side = feed_forward_linear(key).side
                 widened = widened_outputs if side == 'in' else widened_inputs
                 setattr(parent, name, widened(linear, [zero_units(linear, widest - width, side)]))
-        if hasattr(self.model, 'config') and hasattr(self.model.config, layout.width):
-            setattr(self.model.config, layout.width, widest)
+            if hasattr(getattr(self.model, 'config', None), layout.width):
+                setattr(self.model.config, layout.width, widest)

@@ -20,7 +20,6 @@ def enum_member(enum_class, value):
     member = str.__new__(enum_class, value)
     member._name_ = member._value_ = value
     member.__objclass__ = enum_class
-    member.__init__(value)
     type.__setattr__(enum_class, value, member)
     enum_class._member_map_[value] = member
     enum_class._value2member_map_[value] = member
