@@ -2,12 +2,15 @@
 NumPy alone, so that the PyTorch side loads the same folders without TensorFlow.
 
 A prefix ``p`` has ``p.index``, a table (LevelDB's layout, uncompressed) from each
-variable name to its dtype, shape, shard and byte range, and ``p.data-*-of-*``, the raw
-little-endian bytes.
+variable name to its dtype, shape, shard, byte range and masked CRC32C, and
+``p.data-*-of-*``, the raw little-endian bytes. Each variable read is checked against its
+CRC32C as TensorFlow's reader does, so a damaged file is refused by both frameworks with
+the same message.
 """
 import os
 import struct
 
+import google_crc32c
 import numpy as np
 
 from fl_tuning.errors import CheckpointError
@@ -18,6 +21,14 @@ BLOCK_TRAILER_SIZE = 5  # compression type and CRC after every block
 # TensorFlow's DataType numbers of the dtypes a model checkpoint holds.
 DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
           9: np.int64, 10: np.bool_, 19: np.float16}
+CRC_MASK_DELTA = 0xa282ead8
+
+
+def unmasked_crc32c(masked):
+    """The CRC32C a bundle entry stores masked (LevelDB's crc32c::Mask: rotated right by
+    15 bits, plus a constant, so that a CRC of data holding CRCs stays unlikely)."""
+    rotated = (masked - CRC_MASK_DELTA) & 0xffffffff
+    return ((rotated >> 17) | (rotated << 15)) & 0xffffffff
 
 
 def varint(data, position):
@@ -77,7 +88,7 @@ class Entry(object):
     """Where a variable's bytes are, and what they are."""
 
     def __init__(self, data):
-        self.dtype, self.shape, self.shard, self.offset, self.size = 1, (), 0, 0, 0
+        self.dtype, self.shape, self.shard, self.offset, self.size, self.crc32c = 1, (), 0, 0, 0, None
         for number, value in protobuf_fields(data):
             if number == 1:
                 self.dtype = value
@@ -90,6 +101,8 @@ class Entry(object):
                 self.offset = value
             elif number == 5:
                 self.size = value
+            elif number == 6:
+                self.crc32c = unmasked_crc32c(struct.unpack('<I', value)[0])
 
 
 class CheckpointReader(object):
@@ -166,6 +179,12 @@ class CheckpointReader(object):
             raise CheckpointError('checkpoint data %s is truncated: variable %r needs bytes %d-%d, the file has %d'
                                   % (path, name, entry.offset, entry.offset + entry.size,
                                      os.path.getsize(path)))
+        if entry.crc32c is not None:
+            crc32c = google_crc32c.value(data)
+            if crc32c != entry.crc32c:  # TensorFlow's own words
+                raise CheckpointError('checkpoint data %s: variable %r cannot be read (Checksum does not match: '
+                                      'stored %d vs. calculated on the restored bytes %d)'
+                                      % (path, name, entry.crc32c, crc32c))
         return np.frombuffer(data, dtype).reshape(entry.shape).astype(DTYPES[entry.dtype])
 
 

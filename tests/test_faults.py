@@ -5,6 +5,7 @@ Each ends with one line naming the path and the cause, its exit code (2: bad inp
 stopped by a full disk resumes once there is room."""
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -199,15 +200,21 @@ def test_truncated_checkpoint_names_the_file_and_variable(framework, modern_or_n
     assert not os.path.exists(str(tmp_path / 'out'))
 
 
-def test_corrupt_checkpoint_bytes_name_the_file_and_variable(tiny_models, clue_data, tmp_path):
-    # TensorFlow checks each variable's checksum (the PyTorch side's NumPy reader does not).
+def test_corrupt_checkpoint_bytes_give_one_line_on_both_frameworks(modern_python, tiny_models, clue_data, tmp_path):
+    # Both readers check each variable's CRC32C: TensorFlow's, and the PyTorch side's
+    # NumPy reader, in TensorFlow's words.
     model_dir, data = damaged_copy(tiny_models['bert'], tmp_path, flipped)
-    args = run_arguments('keras', tiny_models['bert'], clue_data, str(tmp_path / 'out'))
-    args[args.index('--model-dir') + 1] = model_dir
-    code, _, err = cli(sys.executable, args)
-    assert code == 2
-    line = one_error_line(err)
-    assert line.startswith("error: checkpoint data %s: variable '" % data) and 'Checksum does not match' in line
+    lines = []
+    for framework in FRAMEWORKS:
+        args = run_arguments(framework, tiny_models['bert'], clue_data, str(tmp_path / framework))
+        args[args.index('--model-dir') + 1] = model_dir
+        code, _, err = cli(python_of(framework, modern_python), args)
+        assert code == 2
+        lines.append(one_error_line(err))
+    assert lines[0] == lines[1]
+    assert re.fullmatch(r"error: checkpoint data %s: variable 'bert/embeddings/position_embeddings' cannot be "
+                        r"read \(Checksum does not match: stored \d+ vs\. calculated on the restored bytes "
+                        r"\d+\)" % re.escape(data), lines[0]), lines[0]
 
 
 @pytest.mark.parametrize('damage', ['random bytes', 'truncated'])
