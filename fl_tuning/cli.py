@@ -1,4 +1,5 @@
-"""The command line: ``python -m fl_tuning {run,tasks,demo,params}`` and the
+"""The command line of the package, ``python -m fl_tuning COMMAND`` (run, tasks, demo,
+predict, summarize, params, sweep, report, pack, gates, export, evaluate), and the
 per-backbone task scripts (``fl_tuning_bert/afqmc.py`` ...)."""
 import argparse
 import json
@@ -62,7 +63,8 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     paths.add_argument('--data-dir', default='./clue_dataset',
                        help='folder with one subfolder per task (default: ./clue_dataset)')
     paths.add_argument('--model-dir', required=True,
-                       help='folder with bert_config.json, vocab.txt and a TensorFlow checkpoint')
+                       help='folder with bert_config.json, vocab.txt and a TensorFlow checkpoint; with '
+                       '--framework torch also a Hugging Face folder (config.json, model.safetensors, vocab.txt)')
     paths.add_argument('--checkpoint', help='checkpoint prefix, if the model dir has several '
                        '(e.g. model.ckpt-691689); default: found in the model dir')
     paths.add_argument('--output-dir', default='.',

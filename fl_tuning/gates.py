@@ -29,7 +29,7 @@ def probe_gates(weights_path, model_dir=None, data_dir='./clue_dataset', checkpo
     model_dir = model_dir or os.path.dirname(manifest['checkpoint'])
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
     task = saved.task
-    paths = [os.path.join(data_dir, task.name, name) for name in task.dev_files]
+    paths = saved.dev_paths(data_dir)  # the run's own dev files (FewCLUE's dev_0.json ...)
     for path in paths:
         if not os.path.isfile(path):
             raise InputError('data file not found: %s (the gates are averaged over the dev set; '

@@ -120,6 +120,19 @@ def mean_and_spread(values):
     return float(values.mean()), spread, len(values)
 
 
+def method_curves(runs):
+    """(method, runs, epochs, mean, min, max) per method of ``runs``: the dev metric by
+    epoch in percent, as the tables give it, over the runs that reached each epoch
+    (partial runs are shorter)."""
+    found = []
+    for method in ordered(r.method for r in runs):
+        curves = [[100 * value for value in r.curve] for r in runs if r.method == method]
+        at = [[c[e] for c in curves if len(c) > e] for e in range(max(len(c) for c in curves))]
+        found.append((method, len(curves), list(range(1, len(at) + 1)), [float(np.mean(v)) for v in at],
+                      [min(v) for v in at], [max(v) for v in at]))
+    return found
+
+
 def as_percent(value):
     return '%.2f' % (100 * value)
 
@@ -188,18 +201,12 @@ class Report(object):
         written = OrderedDict()
         for (backbone, setting, task), runs in sorted(grouped(self.measured, 'backbone', 'setting', 'task').items()):
             figure, axes = plt.subplots(figsize=(6, 4))
-            for method in ordered(r.method for r in runs):
-                curves = [r.curve for r in runs if r.method == method]
-                # each epoch over the runs that reached it (partial runs are shorter)
-                at = [[c[e] for c in curves if len(c) > e] for e in range(max(len(c) for c in curves))]
-                epochs = np.arange(1, len(at) + 1)
-                line, = axes.plot(epochs, [np.mean(v) for v in at], marker='o', markersize=3,
-                                  label='%s (%d)' % (method, len(curves)))
-                axes.fill_between(epochs, [min(v) for v in at], [max(v) for v in at], alpha=0.2,
-                                  color=line.get_color())
+            for method, count, epochs, mean, low, high in method_curves(runs):
+                line, = axes.plot(epochs, mean, marker='o', markersize=3, label='%s (%d)' % (method, count))
+                axes.fill_between(epochs, low, high, alpha=0.2, color=line.get_color())
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
             axes.set_xlabel('epoch')
-            axes.set_ylabel('dev %s' % runs[0].metric)
+            axes.set_ylabel('dev %s (%%)' % runs[0].metric)
             axes.set_title('%s, %s, %s' % (task, backbone, setting))
             axes.grid(alpha=0.3)
             axes.legend(fontsize=8)

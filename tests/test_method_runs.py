@@ -153,6 +153,29 @@ def test_gates_probe_of_an_apt_run(tiny_models, data, afqmc_run, tmp_path):
         probe_gates(weights, data_dir=data, progress=False, log=lambda m: None)
 
 
+def test_gates_probe_averages_over_the_runs_own_dev_file(data, afqmc_run, tmp_path):
+    """A FewCLUE run evaluates on dev_0.json (--dev-file): the probe averages there too."""
+    weights = str(tmp_path / 'afqmc.weights')
+    shutil.copy(afqmc_run('apt')['weights'], weights)
+    with h5py.File(weights, 'r+') as f:
+        manifest = json.loads(f.attrs['manifest'])
+        f.attrs['manifest'] = json.dumps(dict(manifest, data_files=dict(manifest.get('data_files', {}),
+                                                                         dev=['dev_0.json'])))
+    with open(os.path.join(data, 'afqmc', 'dev.json'), encoding='utf-8') as f:
+        first_two = f.readlines()[:2]
+    for name, folder in (('dev_0.json', 'fewclue'), ('dev.json', 'reference')):
+        os.makedirs(str(tmp_path / folder / 'afqmc'))
+        with open(str(tmp_path / folder / 'afqmc' / name), 'w', encoding='utf-8') as f:
+            f.writelines(first_two)
+    rows = probe_gates(weights, data_dir=str(tmp_path / 'fewclue'), progress=False, log=lambda m: None)
+    shutil.copy(afqmc_run('apt')['weights'], str(tmp_path / 'plain.weights'))
+    reference = probe_gates(str(tmp_path / 'plain.weights'), data_dir=str(tmp_path / 'reference'),
+                            progress=False, log=lambda m: None)
+    assert rows == pytest.approx(reference)
+    with pytest.raises(InputError, match=r'data file not found: .*dev_0\.json \(the gates are averaged'):
+        probe_gates(weights, data_dir=data, progress=False, log=lambda m: None)
+
+
 def test_run_command_with_method_flags_and_its_errors(tiny_models, data, tmp_path):
     tiny = tiny_models['bert']
     base = [sys.executable, os.path.join(ROOT, 'fl_tuning_bert', 'afqmc.py'), '--data-dir', data,

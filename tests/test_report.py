@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import zipfile
+from collections import namedtuple
 
 import pytest
 from bert4keras.backend import K
@@ -11,7 +12,7 @@ from bert4keras.backend import K
 from fl_tuning.errors import InputError
 from fl_tuning.testing.fixtures import write_clue_fixtures
 from fl_tuning.pack import pack
-from fl_tuning.report import write_report
+from fl_tuning.report import method_curves, write_report
 from fl_tuning.run import Run, RunConfig
 
 # dev accuracy per epoch: (task, method, seed) -> curve
@@ -53,6 +54,15 @@ def table_rows(text, heading):
     """The rows of the first table after ``heading``, as lists of cells."""
     block = next(b for b in text.split(heading, 1)[1].strip().split('\n\n') if b.startswith('|'))
     return [[c.strip() for c in line.strip('|').split('|')] for line in block.splitlines() if '---' not in line]
+
+
+def test_curves_plot_the_dev_metric_in_percent_over_the_runs_that_reached_each_epoch():
+    run = namedtuple('run', 'method curve')
+    runs = [run('fl', [0.5, 0.7]), run('ptv2', [0.2, 0.4]), run('fl', [0.6])]  # the second fl run is partial
+    (fl, count, epochs, mean, low, high), ptv2 = method_curves(runs)
+    assert (fl, count, epochs) == ('fl', 2, [1, 2])
+    assert (mean, low, high) == (pytest.approx([55, 70]), pytest.approx([50, 70]), pytest.approx([60, 70]))
+    assert ptv2[3] == pytest.approx([20, 40])
 
 
 def test_report_tables_curves_convergence_and_claims(real_run, tmp_path):
