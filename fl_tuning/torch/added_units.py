@@ -78,8 +78,8 @@ def widened_inputs(linear, added):
 
 
 def zero_units(linear, units, side):
-    """Units whose every weight and bias is zero: a fold of them changes no output
-    (act(0) * anything, or 0 times act(0), adds nothing)."""
+    """Units whose every weight and bias is zero: a fold of them adds zeros to every
+    output (up to float rounding of the longer sums)."""
     added = units_in(linear, units) if side == 'in' else units_out(linear, units)
     with torch.no_grad():
         for parameter in added.parameters():

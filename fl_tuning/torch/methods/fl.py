@@ -5,7 +5,7 @@ and their fold are fl_tuning.torch.added_units, shared with the peft method."""
 from torch import nn
 
 import fl_tuning.methods.fl as methods_fl
-from fl_tuning.torch.added_units import units_in, units_out, widened_inputs, widened_outputs
+from fl_tuning.torch.added_units import units_in, units_out
 from fl_tuning.torch.encoder import linear_layout, linear_slots
 from fl_tuning.torch.methods.base import TorchMethod
 
@@ -21,10 +21,6 @@ class AddedUnits(nn.Module):
 
     def forward(self, x):
         return self.units_out(self.activation(self.units_in(x)))
-
-    def fold(self, first, last):
-        """(first, last) widened by the units: the same feed-forward layer, F + k wide."""
-        return widened_outputs(first, [self.units_in]), widened_inputs(last, [self.units_out])
 
 
 class FLTuning(methods_fl.FLTuning, TorchMethod):

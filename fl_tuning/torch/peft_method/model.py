@@ -147,9 +147,9 @@ class FLTuningModel(BaseTuner):
         return self.model
 
     def _equalize_widths(self):
-        """Widen every feed-forward layer to the widest with zero units (exact: they add
-        nothing), so that one config width describes the merged model and
-        ``from_pretrained`` reloads it; the config's width follows."""
+        """Widen every feed-forward layer to the widest with zero units (they add zeros),
+        so that one config width describes the merged model and ``from_pretrained``
+        reloads it; the config's width follows."""
         widths = {}
         for block, linears in blocks([key for key, _ in self.model.named_modules()]).items():
             layout = feed_forward_linear(next(iter(linears.values()))).layout
