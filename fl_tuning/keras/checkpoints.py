@@ -4,6 +4,7 @@ bert4keras' own loader fails deep inside TensorFlow on a missing variable and
 silently accepts some mismatches; these checks name the variable instead.
 """
 import difflib
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -35,8 +36,10 @@ def damaged_variable(checkpoint_path, pairs):
         try:
             reader.get_tensor(variable)
         except tf.errors.OpError as error:
+            # TensorFlow 2 puts the bundle and shard before its words (named in ours already)
+            cause = re.sub(r'^TensorBundle at .* shard \d+ \(\d+ bytes\): ', '', error.message.splitlines()[0])
             return CheckpointError('checkpoint data %s: variable %r cannot be read (%s)' % (
-                bundle.data_path(bundle.entries[variable].shard), variable, error.message.splitlines()[0]))
+                bundle.data_path(bundle.entries[variable].shard), variable, cause))
     return CheckpointError('checkpoint %s cannot be read' % checkpoint_path)
 
 
