@@ -7,36 +7,22 @@ import torch
 import transformers
 
 VOCAB = 120
+# The sizes every tiny config shares (DistilBERT names them its own way).
+ENCODER = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+               max_position_embeddings=64)
+DECODER = dict(ENCODER, num_key_value_heads=2, pad_token_id=0)
 CONFIGS = {
-    'bert': lambda: transformers.BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                            num_attention_heads=4, intermediate_size=37,
-                                            max_position_embeddings=64),
-    'roberta': lambda: transformers.RobertaConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                                  num_attention_heads=4, intermediate_size=37,
-                                                  max_position_embeddings=64, pad_token_id=1),
-    'xlm-roberta': lambda: transformers.XLMRobertaConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                                         num_attention_heads=4, intermediate_size=37,
-                                                         max_position_embeddings=64, pad_token_id=1),
-    'electra': lambda: transformers.ElectraConfig(vocab_size=VOCAB, embedding_size=16, hidden_size=32,
-                                                  num_hidden_layers=2, num_attention_heads=4,
-                                                  intermediate_size=37, max_position_embeddings=64),
-    'roformer': lambda: transformers.RoFormerConfig(vocab_size=VOCAB, embedding_size=32, hidden_size=32,
-                                                    num_hidden_layers=2, num_attention_heads=4,
-                                                    intermediate_size=37, max_position_embeddings=64),
-    'nezha': lambda: transformers.NezhaConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                              num_attention_heads=4, intermediate_size=37,
-                                              max_position_embeddings=64),
+    'bert': lambda: transformers.BertConfig(**ENCODER),
+    'roberta': lambda: transformers.RobertaConfig(**dict(ENCODER, pad_token_id=1)),
+    'xlm-roberta': lambda: transformers.XLMRobertaConfig(**dict(ENCODER, pad_token_id=1)),
+    'electra': lambda: transformers.ElectraConfig(embedding_size=16, **ENCODER),
+    'roformer': lambda: transformers.RoFormerConfig(embedding_size=32, **ENCODER),
+    'nezha': lambda: transformers.NezhaConfig(**ENCODER),
     'distilbert': lambda: transformers.DistilBertConfig(vocab_size=VOCAB, dim=32, n_layers=2, n_heads=4,
                                                         hidden_dim=37, max_position_embeddings=64),
-    'llama': lambda: transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=37,
-                                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                              max_position_embeddings=64, pad_token_id=0),
-    'mistral': lambda: transformers.MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=37,
-                                                  num_hidden_layers=2, num_attention_heads=4,
-                                                  num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0),
-    'qwen2': lambda: transformers.Qwen2Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=37,
-                                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                              max_position_embeddings=64, pad_token_id=0),
+    'llama': lambda: transformers.LlamaConfig(**DECODER),
+    'mistral': lambda: transformers.MistralConfig(**DECODER),
+    'qwen2': lambda: transformers.Qwen2Config(**DECODER),
 }
 # transformers' task classes by peft task type.
 TASK_CLASSES = {
