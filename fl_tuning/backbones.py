@@ -19,3 +19,8 @@ BERT_BASE_CONFIG = {
     'type_vocab_size': 2,
     'vocab_size': 21128,
 }
+
+# bert4keras' LayerNormalization epsilon.
+LAYER_NORM_EPSILON = 1e-12
+# bert4keras' NEZHA clips relative distances at 64 whatever its config says.
+NEZHA_MAX_RELATIVE_POSITION = 64

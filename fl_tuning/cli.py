@@ -107,16 +107,19 @@ def add_run_arguments(parser, with_backbone_and_task=True):
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
 
 
-def add_framework_arguments(parser, training=True):
+def add_framework_arguments(parser, training=True, device=True, precision=True):
     from fl_tuning.framework import FRAMEWORKS, default_framework
     group = parser.add_argument_group('framework')
     group.add_argument('--framework', choices=list(FRAMEWORKS), default=default_framework(),
                        help='keras: the faithful TensorFlow port; torch: PyTorch and transformers '
                        '(default here: %(default)s, from the installed libraries)')
-    group.add_argument('--device', help='torch: cpu, cuda, cuda:1 ... (default: the GPU when there is one)')
-    group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16', 'mixed_bf16', 'mixed_fp16'], default='fp32',
-                       help='fp32 (TF32 off: the faithful numbers, default) or tf32; torch: bf16 autocast; '
-                       'keras on TensorFlow 2.15: mixed_bf16, mixed_fp16 (loss scaling), head and loss float32')
+    if device:
+        group.add_argument('--device', help='torch: cpu, cuda, cuda:1 ... (default: the GPU when there is one)')
+    if precision:
+        group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16', 'mixed_bf16', 'mixed_fp16'],
+                           default='fp32', help='fp32 (TF32 off: the faithful numbers, default) or tf32; torch: '
+                           'bf16 autocast; keras on TensorFlow 2.15: mixed_bf16, mixed_fp16 (loss scaling), '
+                           'head and loss float32')
     if training:
         group.add_argument('--deterministic-ops', action='store_true',
                            help='repeatable GPU kernels (slower): TensorFlow op determinism or PyTorch '
@@ -194,7 +197,9 @@ def command_tasks(args):
 
 def command_demo(args):
     from fl_tuning.demo import run_demo
-    run_demo(args.output_dir, backbone=args.backbone, progress=not args.no_progress)
+    from fl_tuning.framework import load_framework
+    load_framework(args.framework)  # a missing framework said before anything is written
+    run_demo(args.output_dir, backbone=args.backbone, progress=not args.no_progress, framework=args.framework)
 
 
 def command_predict(args):
@@ -210,8 +215,10 @@ def command_predict(args):
 
 def command_export(args):
     from fl_tuning.export import export
+    from fl_tuning.framework import load_framework
     export(args.weights, args.model_dir, args.output_dir, data_dir=args.data_dir, texts=args.texts,
-           golden_size=args.golden_size, checkpoint=args.checkpoint)
+           golden_size=args.golden_size, checkpoint=args.checkpoint, framework=args.framework, device=args.device)
+    load_framework(args.framework).reset()
 
 
 def command_evaluate(args):
@@ -237,12 +244,13 @@ def command_summarize(args):
 
 
 def command_gates(args):
-    from fl_tuning.keras.compat import K
+    from fl_tuning.framework import load_framework
     from fl_tuning.gates import gates_table, probe_gates
     rows = probe_gates(args.weights, model_dir=args.model_dir, data_dir=args.data_dir,
                        checkpoint=args.checkpoint, progress=not args.no_progress,
-                       log=lambda line: print(line, file=sys.stderr if args.json else sys.stdout))
-    K.clear_session()
+                       log=lambda line: print(line, file=sys.stderr if args.json else sys.stdout),
+                       framework=args.framework, device=args.device)
+    load_framework(args.framework).reset()
     print(json.dumps(rows, indent=2) if args.json else gates_table(rows))
 
 
@@ -322,15 +330,13 @@ def command_pack(args):
 
 
 def command_params(args):
-    from fl_tuning.keras.compat import K
-    from fl_tuning.keras.methods import keras_methods
-    from fl_tuning.keras.models import build_model, parameter_report
+    from fl_tuning.framework import load_framework
+    from fl_tuning.methods import create_methods, method_set_of
     from fl_tuning.methods.base import CLS_ID, SEP_ID
-    methods = keras_methods(method_set(args))
+    methods = create_methods(method_set(args))
     for method in methods:
         method.prepare([[CLS_ID] + [SEP_ID] * (args.pasta_slots - 1)])
-    report = parameter_report(build_model(args.backbone, args.config, None, methods=methods))
-    K.clear_session()
+    report = load_framework(args.framework).parameter_report(args.backbone, args.config, method_set_of(methods))
     if args.json:
         print(json.dumps({'methods': report['by_method'], 'trainable': report['trainable'],
                           'total': report['total']}))
@@ -348,7 +354,8 @@ def command_params(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='python -m fl_tuning',
-        description='FL-Tuning (arXiv 2206.15312) on CLUE: TensorFlow 1.15 / bert4keras port.')
+        description='FL-Tuning (arXiv 2206.15312) on CLUE: the faithful bert4keras port (Keras) and '
+                    'its PyTorch side (--framework).')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     run = commands.add_parser(
         'run', help='train a task on a backbone and write its CLUE submission',
@@ -368,6 +375,7 @@ def build_parser():
     demo.add_argument('--output-dir', default='demo_output')
     demo.add_argument('--backbone', default='bert', choices=BACKBONES)
     demo.add_argument('--no-progress', action='store_true')
+    add_framework_arguments(demo, training=False, device=False, precision=False)
     predict = commands.add_parser(
         'predict', help='write submission files from a tuned-weights file, without training',
         description='Write CLUE submission files from a saved run: its tuned-weights file '
@@ -409,6 +417,7 @@ def build_parser():
                         'default 3, a sentence pair)')
     params.add_argument('--json', action='store_true',
                         help='as {"methods": {name: count}, "trainable": n, "total": n}')
+    add_framework_arguments(params, training=False, device=False, precision=False)
     sweep = commands.add_parser(
         'sweep', help='a grid of runs: backbones x tasks x methods x settings x seeds',
         description='Run every combination of a grid, each run in its own process under '
@@ -471,6 +480,7 @@ def build_parser():
     gates.add_argument('--data-dir', default='./clue_dataset',
                        help="the dev set is read from here (default ./clue_dataset)")
     gates.add_argument('--json', action='store_true', help='one JSON object per layer')
+    add_framework_arguments(gates, training=False, precision=False)
     gates.add_argument('--no-progress', action='store_true')
     export = commands.add_parser(
         'export', help='a tuned run as a plain backbone: Google-format and Hugging Face files, '
@@ -492,6 +502,7 @@ def build_parser():
     export.add_argument('--texts', help="golden inputs: the records of this file, in the task's "
                         'test-file format (instead of --data-dir)')
     export.add_argument('--golden-size', type=int, help='how many examples (default 8)')
+    add_framework_arguments(export, training=False, precision=False)
     evaluate = commands.add_parser(
         'evaluate', help='score a dev predictions file (CLUE submission format) the way our runs do',
         description="Score dev predictions in the CLUE submission format, from any implementation, "

@@ -164,9 +164,16 @@ def decode(raw, location, first=False):
             raw[e.start], e.start + 1))
 
 
+def check_data_files(paths, why=None):
+    """Every one of ``paths`` is a file, else the first missing one named (and ``why`` it
+    is needed)."""
+    for path in paths:
+        if not os.path.isfile(path):
+            raise InputError('data file not found: %s%s' % (path, ' (%s)' % why if why else ''))
+
+
 def open_binary(path):
-    if not os.path.isfile(path):
-        raise InputError('data file not found: %s' % path)
+    check_data_files([path])
     return open(path, 'rb')
 
 

@@ -16,14 +16,14 @@ DEMO_SETTINGS = dict(task='tnews', ffn_prompt_size=16, epochs=10, batch_size=16,
                      seed=0)
 
 
-def run_demo(output_dir='demo_output', backbone='bert', progress=True, log=print):
+def run_demo(output_dir='demo_output', backbone='bert', progress=True, log=print, framework='keras'):
     model_dir = os.path.join(output_dir, 'tiny_%s' % backbone)
     write_tiny_model(backbone, model_dir)
     log('NOTE: this demo uses a tiny RANDOM %s checkpoint (2 layers, hidden 32) written to %s,'
         % (backbone, model_dir))
     log('      not a pretrained model, and synthetic tnews-format data from %s.' % DEMO_DATA)
     config = RunConfig(backbone=backbone, data_dir=DEMO_DATA, model_dir=model_dir,
-                       output_dir=output_dir, progress=progress, **DEMO_SETTINGS)
+                       output_dir=output_dir, progress=progress, framework=framework, **DEMO_SETTINGS)
     summary = Run(config, log=log).execute()
     log('best dev accuracy %.3f at epoch %s (3 topics: 0.333 is chance)' % (
         summary['best_dev']['accuracy'], summary['best_epoch']))

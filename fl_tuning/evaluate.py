@@ -5,7 +5,7 @@ import json
 import os
 
 from fl_tuning.errors import InputError
-from fl_tuning.data_files import BadLines, DataErrors
+from fl_tuning.data_files import BadLines, DataErrors, check_data_files
 from fl_tuning.tasks import get_task
 
 
@@ -38,9 +38,7 @@ def evaluate(task_name, data_dir, predictions_path, dev_files=None):
     task = get_task(task_name)
     names = dev_files or task.dev_files
     paths = [os.path.join(data_dir, task.name, name) for name in names]
-    for path in paths:
-        if not os.path.isfile(path):
-            raise InputError('data file not found: %s' % path)
+    check_data_files(paths)
     bad_lines = BadLines()
     examples = task.read(paths, 'dev', bad_lines)
     if bad_lines.problems:

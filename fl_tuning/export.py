@@ -5,38 +5,35 @@
 - ``hf/``: the same backbone in Hugging Face transformers' layout (``config.json``,
   ``model.safetensors``, vocabulary and tokenizer config);
 - ``head.json`` and ``head.safetensors``: the task head;
-- ``golden.npz``: inputs and the TensorFlow model's last-layer and head outputs (of the
+- ``golden.npz``: inputs and the tuned model's last-layer and head outputs (of the
   run's dev files where they still are, or of ``--data-dir``/``--texts``; without any,
   the export is written without it and says how to add it).
 
 Only methods whose training a plain backbone can hold fold (``TuningMethod.folds``);
-the others are refused by name.
+the others are refused by name. Either framework exports a run either one trained: the
+folding, the head and the golden outputs come through its trainer
+(fl_tuning.framework); the files are written here.
 """
 import json
 import os
 
 import numpy as np
-from fl_tuning.keras.compat import K
 
-from fl_tuning.keras.checkpoints import write_checkpoint
-from fl_tuning.model_files import read_config
-from fl_tuning.errors import InputError
-from fl_tuning.hf_layout import hf_config, hf_weights
+from fl_tuning.checkpoint_layout import hf_config, hf_weights
 from fl_tuning.data_files import atomic_directory, check_writable_folder
+from fl_tuning.errors import InputError
+from fl_tuning.framework import load_framework
 from fl_tuning.methods import REGISTRY, describe
-from fl_tuning.keras.heads import exported_head
-from fl_tuning.keras.models import last_layer_name
 from fl_tuning.saved_run import SavedRun
 from fl_tuning.tasks.base import collate
-from fl_tuning.keras.framework import build_saved
-from fl_tuning.keras.weights import library_versions
+from fl_tuning.tf_checkpoint import write_checkpoint
 
 GOLDEN_SIZE = 8
 EXPORT_RECORD = 'export.json'
 
 
 def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golden_size=None,
-           checkpoint=None, log=print):
+           checkpoint=None, log=print, framework='keras', device=None):
     """Write the export of ``weights_path`` (tuned from ``model_dir``) to ``output_dir``;
     golden inputs are the first ``golden_size`` dev examples under ``data_dir`` or the
     records of ``texts`` (a file in the task's test format), else of the run's own dev
@@ -46,15 +43,11 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
     saved = SavedRun(weights_path, model_dir, checkpoint, log)
     refuse_unfoldable(saved.method_set)
     examples, golden_source = golden_examples(saved, data_dir, texts, golden_size or GOLDEN_SIZE)
-    transformer, model = build_saved(saved)
-    config = read_config(saved.files.config)
-    config['vocab_size'] = len(saved.keep_tokens)
-    variables = checkpoint_variables(transformer)
-    for method in transformer.tuning_methods:
-        method.fold(transformer, config, variables)
-    head, head_weights = exported_head(saved.task, model)
+    trainer = saved.trainer(framework, device)
+    config, variables = trainer.exported_backbone()
+    head, head_weights = trainer.exported_head(saved.task)
     head['task'] = saved.task.name
-    golden = golden_outputs(saved, transformer, model, examples) if examples else None
+    golden = golden_outputs(saved, trainer, examples) if examples else None
     vocabulary = ''.join(token + '\n' for token, _ in sorted(saved.token_dict.items(), key=lambda t: t[1]))
     backbone = saved.manifest['backbone']
     with atomic_directory(output_dir) as staging:
@@ -64,7 +57,7 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
         write_checkpoint(os.path.join(tf_dir, 'bert_model.ckpt'), variables)
         write_json(os.path.join(tf_dir, 'bert_config.json'), config)
         write_json(os.path.join(hf_dir, 'config.json'), hf_config(backbone, config))
-        save_safetensors(hf_weights(variables), os.path.join(hf_dir, 'model.safetensors'))
+        save_safetensors(hf_weights(backbone, config, variables), os.path.join(hf_dir, 'model.safetensors'))
         write_json(os.path.join(hf_dir, 'tokenizer_config.json'), {
             'tokenizer_class': 'BertTokenizer', 'do_lower_case': True,
             'model_max_length': config.get('max_position_embeddings', 512)})
@@ -79,7 +72,8 @@ def export(weights_path, model_dir, output_dir, data_dir=None, texts=None, golde
             'weights': os.path.abspath(weights_path), 'backbone': backbone, 'task': saved.task.name,
             'methods': saved.method_set, 'method': describe(saved.method_set),
             'intermediate_size': config['intermediate_size'], 'golden_examples': len(examples),
-            'golden_source': golden_source, 'versions': library_versions()})
+            'golden_source': golden_source, 'framework': framework,
+            'versions': load_framework(framework).library_versions()})
     golden_part = ('golden outputs of %d examples (%s)' % (len(examples), golden_source) if examples else
                    'no golden outputs (the run\'s dev files are not where it read them: add them with '
                    '--data-dir DIR or --texts FILE)')
@@ -113,26 +107,11 @@ def golden_examples(saved, data_dir, texts, size):
     return examples[:size], ', '.join(os.path.abspath(path) for path in paths)
 
 
-def checkpoint_variables(transformer):
-    """{checkpoint variable: value} of the model's backbone as bert4keras maps it,
-    the trained values where a method tuned them in place."""
-    variables = {}
-    for layer_name, names in transformer.variable_mapping().items():
-        if layer_name not in transformer.layers:
-            continue
-        layer = transformer.layers[layer_name]
-        weights = getattr(layer, 'checkpoint_weights', layer.weights)[:len(names)]
-        variables.update(zip(names, K.batch_get_value(weights)))
-    return variables
-
-
-def golden_outputs(saved, transformer, model, examples):
+def golden_outputs(saved, trainer, examples):
     """Inputs (by the task's input names), last-layer and head outputs of ``examples``."""
     inputs, _ = collate(saved.task, saved.encode(examples), with_labels=False)
-    last_layer = model.get_layer(last_layer_name(transformer)).output
-    outputs = K.function(model.inputs, [last_layer, model.output])(inputs)
     golden = dict(zip(saved.task.input_names, [np.asarray(i, dtype='int32') for i in inputs]))
-    golden.update(last_layer=outputs[0], head=outputs[1])
+    golden.update(trainer.named_outputs(inputs))
     return golden
 
 

@@ -12,6 +12,13 @@ A framework is a module (``fl_tuning/<name>/framework.py``) that provides:
   ``predict_batch(inputs)`` -> outputs, ``learning_rate()``, ``save_weights(path,
   manifest)``, ``load_weights(path, expected)``, ``save_state(path, state)``,
   ``load_state(path)`` and ``parameters`` (trainable, by method, head, total);
+- on the trainer, for ``export``, ``gates`` and golden files: ``exported_backbone()`` ->
+  (bert_config.json, {Google checkpoint variable: array}) of the tuned model folded into a
+  plain backbone, ``exported_head(task)`` -> (description, {name: array}),
+  ``named_outputs(inputs)`` -> {'last_layer', 'head'}, and for APT ``gate_probe()`` ->
+  a function of inputs giving (layer weights, gates [layers, sequences, prefixes]);
+- ``parameter_report(backbone, config_path, method_set)``: the counts of ``params``, no
+  checkpoint read;
 - ``read_manifest(path)``, ``read_state(path)``: a tuned-weights or state file's JSON,
   read without building a model; ``library_versions()`` for manifests; ``reset()``
   after a run (the Keras side clears its graph); ``deterministic_ops()``: GPU kernels
@@ -22,8 +29,15 @@ shared; batches are NumPy arrays from fl_tuning.tasks.base.collate.
 """
 import importlib
 import importlib.util
+import sys
+
+from fl_tuning.errors import InputError
 
 FRAMEWORKS = {'keras': 'fl_tuning.keras.framework', 'torch': 'fl_tuning.torch.framework'}
+# What each framework imports that a Python may lack, and the set-up that installs it.
+LIBRARIES = {'keras': ('tensorflow', 'keras', 'bert4keras'), 'torch': ('torch', 'transformers')}
+SET_UP = {'keras': 'bash scripts/setup.sh (then .venv/bin/python)',
+          'torch': 'bash scripts/setup_modern.sh (then .venv-modern/bin/python)'}
 
 
 def default_framework():
@@ -34,4 +48,11 @@ def default_framework():
 def load_framework(name='keras'):
     if name not in FRAMEWORKS:
         raise ValueError('unknown framework %r: choose one of %s' % (name, ', '.join(FRAMEWORKS)))
-    return importlib.import_module(FRAMEWORKS[name])
+    try:
+        return importlib.import_module(FRAMEWORKS[name])
+    except ImportError as error:
+        missing = (error.name or '').split('.')[0]
+        if missing not in LIBRARIES[name]:
+            raise
+        raise InputError('--framework %s needs %s, which this Python (%s) lacks: set it up with %s' % (
+            name, missing, sys.executable, SET_UP[name]))

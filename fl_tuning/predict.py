@@ -2,7 +2,7 @@
 gives the run's CLUE submission files, without training."""
 import os
 
-from fl_tuning.data_files import check_writable_folder
+from fl_tuning.data_files import check_data_files, check_writable_folder
 from fl_tuning.errors import InputError
 from fl_tuning.prediction import write_submission
 from fl_tuning.saved_run import SavedRun
@@ -25,9 +25,7 @@ def predict(weights_path, model_dir, data_dir='./clue_dataset', output_dir='.', 
     else:
         jobs = [(os.path.join(data_dir, task.name, t.source),
                  os.path.join(output_dir, 'results', t.submission)) for t in task.test_files]
-    for source, _ in jobs:
-        if not os.path.isfile(source):
-            raise InputError('data file not found: %s' % source)
+    check_data_files([source for source, _ in jobs])
     tests = saved.read([source for source, _ in jobs], 'test')
     trainer = saved.trainer(framework, device, precision)
     return [write_submission(trainer.predict_batch, task, saved.tokenizer, examples, saved.encode(examples),

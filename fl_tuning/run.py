@@ -23,7 +23,7 @@ from fl_tuning.framework import load_framework
 from fl_tuning.manifests import fingerprint
 from fl_tuning.methods import default_learning_rate, label, method_set_from_sizes, sizes
 from fl_tuning.prediction import PredictionBatches, predict_results, progress_bar, write_submission
-from fl_tuning.run_inputs import RunInputs, check_data_files
+from fl_tuning.run_inputs import RunInputs, check_run_data
 from fl_tuning.run_store import RunStore
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate, prefetched
@@ -185,7 +185,7 @@ class Run(object):
         restored: ready to train. Returns the summary of a completed run instead."""
         config = self.config
         check_writable_folder(config.output_dir)
-        check_data_files(config.data_dir, self.task)
+        check_run_data(config.data_dir, self.task)
         self.model_files = self.framework.ModelFiles(config.model_dir, config.checkpoint, config.backbone,
                                                      self.log)
         samples = [(split, k, config.few_shot_seed, self.store.few_shot_folder(split, k, config.few_shot_seed))

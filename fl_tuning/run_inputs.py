@@ -5,20 +5,18 @@ trains on the same inputs, and nothing changes them afterwards."""
 import os
 
 from fl_tuning import few_shot
-from fl_tuning.data_files import BadLines, DataErrors, grouped, in_file_order
+from fl_tuning.data_files import BadLines, DataErrors, check_data_files, grouped, in_file_order
 from fl_tuning.errors import InputError
 from fl_tuning.methods import create_methods, method_set_of
 from fl_tuning.prediction import progress_bar
 from fl_tuning.vocab import Vocabulary
 
 
-def check_data_files(data_dir, task):
+def check_run_data(data_dir, task):
     """Every file the run reads exists (before the model files are looked at)."""
     if not os.path.isdir(data_dir):
         raise InputError('data dir not found: %s' % data_dir)
-    for path in task.data_paths(data_dir):
-        if not os.path.isfile(path):
-            raise InputError('data file not found: %s' % path)
+    check_data_files(task.data_paths(data_dir))
 
 
 class RunInputs(object):

@@ -3,14 +3,13 @@ on the pretrained checkpoint it was tuned from gives the task model, ready to pr
 or to be probed."""
 import os
 
-from fl_tuning.data_files import BadLines, DataErrors
-from fl_tuning.errors import InputError
+from fl_tuning.data_files import BadLines, DataErrors, check_data_files
 from fl_tuning.framework import load_framework
 from fl_tuning.manifests import check_manifest, manifest_method_set
 from fl_tuning.model_files import ModelFiles
 from fl_tuning.tasks import get_task
 from fl_tuning.vocab import Vocabulary
-from fl_tuning.weight_files import read_manifest
+from fl_tuning.weight_files import check_weights_file, read_manifest
 
 
 class SavedRun(object):
@@ -19,8 +18,7 @@ class SavedRun(object):
     model is built."""
 
     def __init__(self, weights_path, model_dir, checkpoint=None, log=print):
-        if not os.path.isfile(weights_path):
-            raise InputError('tuned-weights file not found: %s' % weights_path)
+        check_weights_file(weights_path)
         self.weights_path = weights_path
         self.manifest = manifest = read_manifest(weights_path)
         self.task = get_task(manifest['task'], hyperparameters=manifest['hyperparameters'])
@@ -38,11 +36,9 @@ class SavedRun(object):
         """Examples of each of ``paths``, every record checked (no record is skipped)."""
         return [self.read_together([path], split) for path in paths]
 
-    def read_together(self, paths, split):
+    def read_together(self, paths, split, why=None):
         """The examples of files read as one split (chid's questions and answers)."""
-        for path in paths:
-            if not os.path.isfile(path):
-                raise InputError('data file not found: %s' % path)
+        check_data_files(paths, why)
         bad_lines = BadLines()
         examples = self.task.read(paths, split, bad_lines)
         if bad_lines.problems:

@@ -1,5 +1,6 @@
-"""TensorFlow checkpoints (the tensor-bundle format Google's BERT releases use) read with
-NumPy alone, so that the PyTorch side loads the same folders without TensorFlow.
+"""TensorFlow checkpoints (the tensor-bundle format Google's BERT releases use) read and
+written with NumPy alone, so that the PyTorch side loads and exports the same folders
+without TensorFlow.
 
 A prefix ``p`` has ``p.index``, a table (LevelDB's layout, uncompressed) from each
 variable name to its dtype, shape, shard, byte range and masked CRC32C, and
@@ -22,6 +23,14 @@ BLOCK_TRAILER_SIZE = 5  # compression type and CRC after every block
 DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8,
           9: np.int64, 10: np.bool_, 19: np.float16}
 CRC_MASK_DELTA = 0xa282ead8
+NUMPY_DTYPES = dict((np.dtype(dtype), number) for number, dtype in DTYPES.items())
+BUNDLE_VERSION = 1  # TensorFlow's kTensorBundleVersion
+
+
+def masked_crc32c(data):
+    """LevelDB's crc32c::Mask of the data's CRC32C (its inverse below)."""
+    crc = google_crc32c.value(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xffffffff) + CRC_MASK_DELTA) & 0xffffffff
 
 
 def unmasked_crc32c(masked):
@@ -200,3 +209,73 @@ def read_checkpoint_state(model_dir):
                 named = value.strip().strip('"')
                 return named if os.path.isabs(named) else os.path.join(model_dir, named)
     return None
+
+
+# -- writing ---------------------------------------------------------------------------
+def encode_varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7f
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def protobuf_field(number, value):
+    """One field: an int as a varint, bytes length-delimited."""
+    if isinstance(value, int):
+        return encode_varint(number << 3) + encode_varint(value)
+    return encode_varint(number << 3 | 2) + encode_varint(len(value)) + value
+
+
+def entry_proto(array, offset, data):
+    """A BundleEntryProto: dtype, shape, shard 0, byte range, masked CRC32C."""
+    shape = b''.join(protobuf_field(2, protobuf_field(1, int(size))) for size in array.shape)
+    return (protobuf_field(1, NUMPY_DTYPES[array.dtype]) + protobuf_field(2, shape) + protobuf_field(4, offset)
+            + protobuf_field(5, len(data)) + encode_varint(6 << 3 | 5) + struct.pack('<I', masked_crc32c(data)))
+
+
+def table_block(entries):
+    """A table block of sorted (key, value) pairs, each its own restart point, with its
+    trailer (no compression, masked CRC32C of contents and type)."""
+    contents, restarts = bytearray(), []
+    for key, value in entries:
+        restarts.append(len(contents))
+        contents += encode_varint(0) + encode_varint(len(key)) + encode_varint(len(value)) + key + value
+    contents += b''.join(struct.pack('<I', r) for r in restarts or [0]) + struct.pack('<I', len(restarts or [0]))
+    contents += b'\x00'
+    return bytes(contents) + struct.pack('<I', masked_crc32c(bytes(contents)))
+
+
+def write_checkpoint(prefix, variables):
+    """A one-shard checkpoint of ``variables`` ({name: array}) at ``prefix``, as TensorFlow's
+    Saver writes it (``prefix.index``, ``prefix.data-00000-of-00001``), and the folder's
+    ``checkpoint`` file naming it by a relative path (the folder can be moved)."""
+    entries, data = [(b'', protobuf_field(1, 1) + protobuf_field(3, protobuf_field(1, BUNDLE_VERSION)))], []
+    offset = 0
+    for name in sorted(variables, key=lambda n: n.encode('utf-8')):
+        array = np.asarray(variables[name])
+        if array.dtype not in NUMPY_DTYPES:
+            raise ValueError('variable %r: dtype %s is not written here' % (name, array.dtype))
+        raw = np.ascontiguousarray(array, array.dtype.newbyteorder('<')).tobytes()
+        entries.append((name.encode('utf-8'), entry_proto(array, offset, raw)))
+        data.append(raw)
+        offset += len(raw)
+    block = table_block(entries)
+    index_block = table_block([(entries[-1][0], encode_varint(0) + encode_varint(len(block) - BLOCK_TRAILER_SIZE))])
+    metaindex_block = table_block([])
+    metaindex_at, index_at = len(block), len(block) + len(metaindex_block)
+    handles = (encode_varint(metaindex_at) + encode_varint(len(metaindex_block) - BLOCK_TRAILER_SIZE)
+               + encode_varint(index_at) + encode_varint(len(index_block) - BLOCK_TRAILER_SIZE))
+    footer = handles.ljust(FOOTER_SIZE - 8, b'\x00') + struct.pack('<Q', TABLE_MAGIC)
+    with open('%s.data-00000-of-00001' % prefix, 'wb') as f:
+        for raw in data:
+            f.write(raw)
+    with open(prefix + '.index', 'wb') as f:
+        f.write(block + metaindex_block + index_block + footer)
+    name = os.path.basename(prefix)
+    with open(os.path.join(os.path.dirname(os.path.abspath(prefix)), 'checkpoint'), 'w', encoding='utf-8') as f:
+        f.write('model_checkpoint_path: "%s"\nall_model_checkpoint_paths: "%s"\n' % (name, name))

@@ -75,6 +75,11 @@ def read_metadata(path, expected_format=FORMAT):
     return metadata
 
 
+def check_weights_file(path):
+    if not os.path.isfile(path):
+        raise InputError('tuned-weights file not found: %s' % path)
+
+
 def read_manifest(path):
     return json.loads(read_metadata(path)['manifest'])
 

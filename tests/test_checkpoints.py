@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from fl_tuning.keras.models import build_model
 from fl_tuning.vocab import REQUIRED_TOKENS, RESERVED_TOKENS, Vocabulary
-from fl_tuning.keras.checkpoints import write_checkpoint
+from fl_tuning.tf_checkpoint import write_checkpoint
 from fl_tuning.errors import CheckpointError, ConfigError, InputError
 
 

@@ -1,6 +1,8 @@
-"""The floors of the house: the data layer and everything shared above the frameworks
-import no framework (in this venv with importing one refused, and in .venv-modern,
-which has no TensorFlow at all)."""
+"""The floors of the house: every module of the package outside the two framework folders
+(fl_tuning/keras, fl_tuning/torch) imports no framework, in this venv with importing one
+refused and in .venv-modern, which has no TensorFlow at all. The modules are found by
+walking the package, so a new module is checked without being listed."""
+import os
 import subprocess
 import sys
 
@@ -8,17 +10,6 @@ import pytest
 
 from conftest import ROOT, built_venv
 
-# Reading, checking, encoding, batching, few-shot samples, metrics, dev keys,
-# submissions, scoring, method counts, records, tables and reports.
-SHARED_MODULES = [
-    'fl_tuning', 'fl_tuning.errors', 'fl_tuning.text', 'fl_tuning.vocab', 'fl_tuning.data_files',
-    'fl_tuning.backbones', 'fl_tuning.tasks', 'fl_tuning.tasks.classification',
-    'fl_tuning.tasks.multiple_choice', 'fl_tuning.tasks.spans', 'fl_tuning.few_shot',
-    'fl_tuning.methods', 'fl_tuning.records', 'fl_tuning.summary', 'fl_tuning.report',
-    'fl_tuning.sweep', 'fl_tuning.evaluate', 'fl_tuning.pack', 'fl_tuning.hf_layout',
-    'fl_tuning.manifests', 'fl_tuning.testing.fixtures', 'fl_tuning.tf_checkpoint', 'fl_tuning.model_files',
-    'fl_tuning.optimization', 'fl_tuning.initial_values', 'fl_tuning.framework', 'fl_tuning.run',
-]
 FRAMEWORKS = ('tensorflow', 'keras', 'bert4keras', 'torch', 'tf_keras')
 
 # Imports each module in a fresh interpreter; prints the framework modules it loaded.
@@ -42,8 +33,30 @@ sys.meta_path.insert(0, Refuse())
 ''' % (FRAMEWORKS,)
 
 
+FRAMEWORK_FOLDERS = ('fl_tuning.keras', 'fl_tuning.torch')
+
+
+def shared_modules():
+    """Every module of fl_tuning (by its files) but those in the framework folders."""
+    modules = []
+    for folder, _, files in os.walk(os.path.join(ROOT, 'fl_tuning')):
+        package = os.path.relpath(folder, ROOT).replace(os.sep, '.')
+        if package.startswith(FRAMEWORK_FOLDERS) or not os.path.isfile(os.path.join(folder, '__init__.py')):
+            continue
+        modules += [package if name == '__init__.py' else '%s.%s' % (package, name[:-3])
+                    for name in sorted(files) if name.endswith('.py') and name != '__main__.py']
+    return modules
+
+
+def test_the_walk_finds_the_modules_the_commands_use():
+    modules = shared_modules()
+    assert {'fl_tuning.export', 'fl_tuning.gates', 'fl_tuning.demo', 'fl_tuning.cli', 'fl_tuning.testing.tiny',
+            'fl_tuning.tasks.spans', 'fl_tuning.framework'} <= set(modules)
+    assert not [m for m in modules if m.startswith(FRAMEWORK_FOLDERS)] and len(modules) > 40
+
+
 def imported_frameworks(python, prefix=''):
-    result = subprocess.run([python, '-c', prefix + PROBE % (ROOT, FRAMEWORKS)] + SHARED_MODULES,
+    result = subprocess.run([python, '-c', prefix + PROBE % (ROOT, FRAMEWORKS)] + shared_modules(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout.decode().strip()

@@ -15,7 +15,7 @@ from fl_tuning.errors import InputError
 from fl_tuning.keras.methods import keras_methods
 from fl_tuning.methods import default_learning_rate, resolve_method_set
 from fl_tuning.methods.base import Dimensions
-from fl_tuning.keras.methods.apt import gate_name
+from fl_tuning.layer_names import gate_name
 from fl_tuning.keras.methods.pasta import special_token_occurrences
 from fl_tuning.keras.optimizers import get_optimizer
 from fl_tuning.tasks import get_task

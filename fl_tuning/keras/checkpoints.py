@@ -1,4 +1,5 @@
-"""Checking Google-format checkpoints against the Keras model before loading, and writing them.
+"""Checking Google-format checkpoints against the Keras model before loading, and reading
+the model's backbone back in their names.
 
 bert4keras' own loader fails deep inside TensorFlow on a missing variable and
 silently accepts some mismatches; these checks name the variable instead.
@@ -9,7 +10,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from fl_tuning.keras.compat import K, tf1
+from fl_tuning.keras.compat import K
 
 from fl_tuning.errors import CheckpointError
 from fl_tuning.tf_checkpoint import CheckpointReader
@@ -43,21 +44,17 @@ def damaged_variable(checkpoint_path, pairs):
     return CheckpointError('checkpoint %s cannot be read' % checkpoint_path)
 
 
-def write_checkpoint(prefix, variables):
-    """A Google-format checkpoint of ``variables`` ({name: array}) at ``prefix``, written
-    through placeholders (no large constants in the graph) and without a meta graph."""
-    with tf.Graph().as_default():
-        created = [(tf1.Variable(tf.zeros(value.shape, value.dtype), name=name), value)
-                   for name, value in sorted(variables.items())]
-        with tf1.Session() as session:
-            for variable, value in created:  # the zeros fed over with the value
-                session.run(variable.initializer, {variable.initial_value: value})
-            # relative paths in the 'checkpoint' file: the folder can be moved
-            saver = tf1.train.Saver([v for v, _ in created], save_relative_paths=True)
-            try:
-                saver.save(session, prefix, write_meta_graph=False)
-            except tf.errors.OpError as error:  # a full disk: an OSError, which the writers report
-                raise OSError(error.message.splitlines()[0])
+def checkpoint_variables(transformer):
+    """{checkpoint variable: value} of the model's backbone as bert4keras maps it,
+    the trained values where a method tuned them in place."""
+    variables = {}
+    for layer_name, names in transformer.variable_mapping().items():
+        if layer_name not in transformer.layers:
+            continue
+        layer = transformer.layers[layer_name]
+        weights = getattr(layer, 'checkpoint_weights', layer.weights)[:len(names)]
+        variables.update(zip(names, K.batch_get_value(weights)))
+    return variables
 
 
 def checkpoint_pairs(transformer, mapping):

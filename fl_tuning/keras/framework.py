@@ -9,12 +9,14 @@ import numpy as np
 import tensorflow as tf
 
 from fl_tuning.errors import InputError
-from fl_tuning.keras.compat import STACK, TF2, K, device_name, tf1
+from fl_tuning.keras.checkpoints import checkpoint_variables
+from fl_tuning.keras.compat import STACK, TF2, K, device_name, keras, tf1
 from fl_tuning.keras.determinism import SeededDropout, SeededInitialValues
-from fl_tuning.keras.heads import build_task_model
+from fl_tuning.keras.heads import build_task_model, exported_head
 from fl_tuning.keras.methods import keras_methods
-from fl_tuning.model_files import ModelFiles  # noqa: F401 (part of the interface)
-from fl_tuning.keras.models import build_model, parameter_report
+from fl_tuning.layer_names import gate_name
+from fl_tuning.model_files import ModelFiles, read_config  # noqa: F401 (part of the interface)
+from fl_tuning.keras.models import build_model, last_layer_name, parameter_report as transformer_parameters
 from fl_tuning.keras.optimizers import get_optimizer, learning_rate_at, loss_scaled
 from fl_tuning.keras.precision import float32_layers, set_precision
 from fl_tuning.keras.weights import (
@@ -34,6 +36,8 @@ class Trainer(object):
                  fused_feed_forward=False, dropout=True, device=None, precision='fp32'):
         check_device(device)
         set_precision(precision)
+        config = read_config(model_files.config)
+        self.config = dict(config, vocab_size=len(keep_tokens) if keep_tokens is not None else config['vocab_size'])
         tf1.set_random_seed(seed)
         self.dropout = SeededDropout(seed, enabled=dropout)
         initial_values = SeededInitialValues(seed)
@@ -54,7 +58,7 @@ class Trainer(object):
         self.model.compile(loss=loss, optimizer=loss_scaled(self.optimizer) if precision == 'mixed_fp16'
                            else self.optimizer)
         self.model._make_train_function()  # creates the optimizer's variables now
-        report = parameter_report(self.transformer)
+        report = transformer_parameters(self.transformer)
         head = int(sum(K.count_params(w) for w in self.model.trainable_weights) - report['trainable'])
         self.parameters = dict(report, head=head)
 
@@ -71,6 +75,30 @@ class Trainer(object):
 
     def predict_batch(self, inputs):
         return self.model.predict_on_batch(inputs)
+
+    def named_outputs(self, inputs):
+        """{'last_layer': the encoder's output, 'head': what predict_batch gives} (golden files)."""
+        last_layer = self.model.get_layer(last_layer_name(self.transformer)).output
+        outputs = keras.models.Model(self.model.inputs, [last_layer, self.model.output]).predict_on_batch(inputs)
+        return {'last_layer': outputs[0], 'head': outputs[1]}
+
+    def gate_probe(self):
+        """APT's probe: inputs -> (layer weights [layers], gates [layers, sequences, prefixes])."""
+        layers = [self.transformer.layers[gate_name(i)] for i in range(self.transformer.num_hidden_layers)]
+        gates_of = K.function(self.model.inputs, [layer.gates for layer in layers])
+        layer_weights = np.array(K.batch_get_value([layer.layer_weight for layer in layers]))
+        return lambda inputs: (layer_weights, np.stack(gates_of(inputs)))
+
+    def exported_backbone(self):
+        """(bert_config.json, {Google checkpoint variable: array}): the tuned model folded
+        into a plain backbone (the MLM head as loaded)."""
+        config, variables = dict(self.config), checkpoint_variables(self.transformer)
+        for method in self.transformer.tuning_methods:
+            method.fold(self.transformer, config, variables)
+        return config, variables
+
+    def exported_head(self, task):
+        return exported_head(task, self.model)
 
     def learning_rate(self):
         """The rate of the optimizer's current step."""
@@ -89,14 +117,11 @@ class Trainer(object):
         load_state(self.model, path)
 
 
-def build_saved(saved):
-    """(bert4keras transformer, task model) of a SavedRun, its tuned weights loaded (export, gates)."""
-    transformer = build_model(saved.manifest['backbone'], saved.files.config, saved.files.checkpoint,
-                              methods=keras_methods(saved.method_set), keep_tokens=saved.keep_tokens,
-                              fused_feed_forward=saved.manifest.get('fused_feed_forward', False))
-    model, _ = build_task_model(saved.task, transformer)
-    load_tuned_weights(model, saved.weights_path, saved.expected)
-    return transformer, model
+def parameter_report(backbone, config_path, method_set):
+    """The parameter report of ``method_set`` on a backbone of ``config_path``, no checkpoint read."""
+    report = transformer_parameters(build_model(backbone, config_path, None, methods=keras_methods(method_set)))
+    reset()
+    return report
 
 
 def check_device(device):

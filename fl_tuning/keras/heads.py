@@ -9,6 +9,7 @@ from bert4keras.backend import K, keras, multilabel_categorical_crossentropy
 from bert4keras.layers import GlobalPointer, Layer
 
 from fl_tuning.keras.models import last_layer_name
+from fl_tuning.layer_names import HEAD_NAMES
 
 
 def dense_weights(layer, name):
@@ -24,8 +25,7 @@ def last_layer(transformer):
 
 
 class Head(object):
-    layer_name = None
-    weights_name = None
+    names = None  # fl_tuning.layer_names.HeadNames
 
     def build(self, task, transformer):
         """(Keras task model, loss) with the head on the backbone's last layer."""
@@ -33,17 +33,17 @@ class Head(object):
 
     def exported(self, task, model):
         """(description, {name: array}): the task's description of the head, and its weights."""
-        return task.head_description(), dense_weights(model.get_layer(self.layer_name), self.weights_name)
+        return task.head_description(), dense_weights(model.get_layer(self.names.layer), self.names.exported)
 
 
 class Classifier(Head):
     """[CLS] vector -> Dense(softmax), sparse cross-entropy."""
-    layer_name, weights_name = 'Classifier', 'classifier'
+    names = HEAD_NAMES['classifier']
 
     def build(self, task, transformer):
         cls = keras.layers.Lambda(lambda x: x[:, 0], name='CLS')(last_layer(transformer))
         output = keras.layers.Dense(task.labels.count, activation='softmax',
-                                    kernel_initializer=transformer.initializer, name=self.layer_name)(cls)
+                                    kernel_initializer=transformer.initializer, name=self.names.layer)(cls)
         return keras.models.Model(transformer.model.input, output), 'sparse_categorical_crossentropy'
 
 
@@ -59,11 +59,11 @@ def multichoice_crossentropy(num_choices):
 
 class ChoiceLogit(Head):
     """[CLS] vector of each choice's sequence -> Dense(1); cross-entropy over the choices."""
-    layer_name, weights_name = 'Choice-Logit', 'choice_logit'
+    names = HEAD_NAMES['choice_logit']
 
     def build(self, task, transformer):
         cls = keras.layers.Lambda(lambda x: x[:, 0], name='CLS')(last_layer(transformer))
-        logits = keras.layers.Dense(1, kernel_initializer=transformer.initializer, name=self.layer_name)(cls)
+        logits = keras.layers.Dense(1, kernel_initializer=transformer.initializer, name=self.names.layer)(cls)
         return keras.models.Model(transformer.model.input, logits), multichoice_crossentropy(task.num_choices)
 
 
@@ -99,20 +99,20 @@ class MaskFromInput(Layer):
 
 class EntityPointer(Head):
     """bert4keras' GlobalPointer, one head per category, masked by the token ids."""
-    layer_name, weights_name = 'GlobalPointer', 'global_pointer'
+    names = HEAD_NAMES['entity_pointer']
 
     def pointer(self, transformer, features, heads):
         return GlobalPointer(heads=heads, head_size=transformer.attention_head_size, use_bias=False,
-                             kernel_initializer=transformer.initializer, name=self.layer_name)(features)
+                             kernel_initializer=transformer.initializer, name=self.names.layer)(features)
 
     def build(self, task, transformer):
         scores = self.pointer(transformer, last_layer(transformer), len(task.categories))
         return keras.models.Model(transformer.model.input, scores), global_pointer_crossentropy
 
     def exported(self, task, model):
-        layer = model.get_layer(self.layer_name)
+        layer = model.get_layer(self.names.layer)
         description = dict(task.head_description(), heads=layer.heads, head_size=layer.head_size)
-        return description, dense_weights(layer.dense, self.weights_name)
+        return description, dense_weights(layer.dense, self.names.exported)
 
 
 class SpanPointer(EntityPointer):

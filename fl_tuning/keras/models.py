@@ -20,8 +20,9 @@ from fl_tuning.keras.checkpoints import check_checkpoint, checkpoint_pairs, dama
 from fl_tuning.model_files import read_config
 from fl_tuning.keras.layers import PrefixAttention
 from fl_tuning.keras.methods import keras_methods
-from fl_tuning.methods import method_set_from_sizes
+from fl_tuning.methods import method_set_from_sizes, parameter_report as methods_parameter_report
 from fl_tuning.keras.methods.base import UNUSED_LAYER_PREFIX
+from fl_tuning.layer_names import feed_forward_name, norm_name
 
 BACKBONE_CLASSES = OrderedDict(zip(BACKBONES, (BERT, NEZHA, RoFormer)))
 # The layer of bert4keras' UniLM mixin that turns segment ids into the attention bias.
@@ -155,7 +156,7 @@ def last_layer_name(transformer):
 
 
 def final_norm_name(transformer):
-    return 'Transformer-%d-FeedForward-Norm' % (transformer.num_hidden_layers - 1)
+    return norm_name(feed_forward_name(transformer.num_hidden_layers - 1))
 
 
 def count_parameters(weights):
@@ -168,12 +169,4 @@ def parameter_report(transformer):
     layers = [layer for layer in transformer.model.layers if not layer.name.startswith(UNUSED_LAYER_PREFIX)]
     trainable = count_parameters([w for layer in layers for w in layer.trainable_weights])
     total = count_parameters([w for layer in layers for w in layer.weights])
-    by_method = transformer.method_parameters()
-    return {
-        'methods': [repr(m) for m in transformer.tuning_methods],
-        'by_method': by_method,
-        'trainable': trainable,
-        'expected_trainable': sum(by_method.values()),
-        'total': total,
-        'trainable_percent': 100.0 * trainable / total,
-    }
+    return methods_parameter_report(transformer.tuning_methods, transformer.method_parameters(), trainable, total)

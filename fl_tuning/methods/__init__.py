@@ -54,6 +54,14 @@ def label(method_set):
     return '+'.join(method_set) or HEAD_ONLY
 
 
+def parameter_report(methods, by_method, trainable, total):
+    """The counts a run records and ``params`` prints: per method (closed form), trainable
+    and total (counted in the framework's model, heads left out), the trainable share."""
+    return {'methods': [repr(m) for m in methods], 'by_method': by_method, 'trainable': trainable,
+            'expected_trainable': sum(by_method.values()), 'total': total,
+            'trainable_percent': 100.0 * trainable / total}
+
+
 def describe(method_set):
     return ', '.join(repr(method) for method in create_methods(method_set)) or HEAD_ONLY
 

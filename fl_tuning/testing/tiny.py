@@ -12,12 +12,10 @@ import zlib
 
 import numpy as np
 
-from fl_tuning.keras.checkpoints import checkpoint_pairs, write_checkpoint  # noqa: I100 (the stack first)
-from fl_tuning.keras.models import BACKBONE_CLASSES
 from fl_tuning.backbones import BERT_BASE_CONFIG  # noqa: F401 (the tests' and benchmarks' name)
+from fl_tuning.checkpoint_layout import google_variables
 from fl_tuning.testing.fixtures import TINY_CHARACTERS
-import tensorflow as tf  # noqa: E402,I100
-from bert4keras.models import build_transformer_model  # noqa: E402
+from fl_tuning.tf_checkpoint import write_checkpoint
 
 EXTRA_WORDPIECES = ['the', 'and', '##s', '##ing', '##ed', 'bert', 'model', '##er']
 # Tokens the original's vocabulary simplification drops (never produced by the tokenizer).
@@ -61,23 +59,17 @@ def write_tiny_model(backbone, directory, seed=0, weight_scale=0.1, **config_ove
     with open(config_path, 'w', encoding='utf-8') as f:
         json.dump(config, f, indent=2, sort_keys=True)
     checkpoint_path = os.path.join(directory, 'bert_model.ckpt')
-    with tf.Graph().as_default():  # the model only gives the variables' names and shapes
-        transformer = build_transformer_model(
-            config_path, model=BACKBONE_CLASSES[backbone], application='unilm',
-            return_keras_model=False)
-        # layers not built (e.g. Embedding-Mapping) have no variables
-        variables = dict((name, random_value(name, weight, seed, weight_scale))
-                         for _, weight, name in checkpoint_pairs(transformer, transformer.variable_mapping()))
-    write_checkpoint(checkpoint_path, variables)
+    write_checkpoint(checkpoint_path, dict((name, random_value(name, shape, seed, weight_scale))
+                                           for name, shape in google_variables(backbone, config).items()))
     return config_path, checkpoint_path, vocab_path
 
 
-def random_value(name, weight, seed, scale):
+def random_value(name, shape, seed, scale):
     """Random values drawn from (seed, variable name), the same on every stack, with
     LayerNorm gains near 1, so that layers stay well scaled."""
     rng = np.random.RandomState([seed, zlib.crc32(name.encode('utf-8'))])
-    noise = rng.normal(0.0, scale, size=tuple(int(d) for d in weight.shape)).astype('float32')
-    return noise + 1.0 if weight.name.split('/')[-1].startswith('gamma') else noise
+    noise = rng.normal(0.0, scale, size=shape).astype('float32')
+    return noise + 1.0 if name.endswith('/gamma') else noise
 
 
 def write_config(path, config):

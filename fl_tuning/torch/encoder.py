@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fl_tuning.backbones import INITIALIZER_STDDEV
+from fl_tuning.backbones import INITIALIZER_STDDEV, NEZHA_MAX_RELATIVE_POSITION
 from fl_tuning.initial_values import generator, truncated_normal
-from fl_tuning.torch.backbones import NEZHA_MAX_RELATIVE_POSITION
+from fl_tuning.layer_names import attention_name, feed_forward_name, norm_name
 
 # bert4keras' K.infinity(): what masked attention logits and pointer cells get.
 MASKED = -1e12
@@ -73,10 +73,6 @@ def linear_layout(linear):
 def norm_layout(norm):
     """A LayerNormalization's beta and gamma, in bert4keras' order."""
     return [(norm.bias, False), (norm.weight, False)]
-
-
-def attention_name(index):
-    return 'Transformer-%d-MultiHeadSelfAttention' % index
 
 
 def loaded(count):
@@ -292,10 +288,10 @@ class TunedEncoder(nn.Module):
             layers[attention_name(index)] = [w for linear in (attention.self.query, attention.self.key,
                                                               attention.self.value, attention.output.dense)
                                              for w in linear_layout(linear)]
-            layers['%s-Norm' % attention_name(index)] = norm_layout(attention.output.LayerNorm)
-            feed_forward = 'Transformer-%d-FeedForward' % index
+            layers[norm_name(attention_name(index))] = norm_layout(attention.output.LayerNorm)
+            feed_forward = feed_forward_name(index)
             layers[feed_forward] = linear_layout(layer.intermediate.dense) + linear_layout(layer.output.dense)
-            layers[feed_forward + '-Norm'] = norm_layout(layer.output.LayerNorm)
+            layers[norm_name(feed_forward)] = norm_layout(layer.output.LayerNorm)
         return layers
 
     def keras_layers(self):

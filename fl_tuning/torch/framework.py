@@ -10,14 +10,16 @@ import numpy as np
 import torch
 import transformers
 
+from fl_tuning.checkpoint_layout import google_weights
 from fl_tuning.errors import InputError
+from fl_tuning.methods import parameter_report as methods_parameter_report
 from fl_tuning.methods.base import Dimensions
 from fl_tuning.model_files import read_config
 from fl_tuning.optimization import learning_rate_schedule
 from fl_tuning.torch.backbones import hf_config, hf_model
 from fl_tuning.torch.encoder import TunedEncoder
 from fl_tuning.torch.heads import TaskModel
-from fl_tuning.torch.hf_folders import load_backbone_weights, model_files
+from fl_tuning.torch.hf_folders import load_backbone_weights, mlm_head, model_files
 from fl_tuning.torch.methods import torch_methods
 from fl_tuning.torch.optimizer import KerasAdamW
 from fl_tuning.torch.weights import (  # noqa: F401 (read_manifest, read_state, library_versions: the interface)
@@ -71,6 +73,23 @@ def count(parameters):
     return int(sum(p.numel() for p in parameters))
 
 
+def encoder_parameters(encoder, dimensions):
+    """The parameter report of a tuned encoder, its head left out."""
+    by_method = OrderedDict((m.name, m.parameter_count(dimensions)) for m in encoder.methods)
+    fixed_tables = encoder.relative_positions.numel() if encoder.backbone_name == 'nezha' else 0
+    total = count(encoder.backbone_parameters()) + count(encoder.parts.parameters()) + fixed_tables
+    return methods_parameter_report(encoder.methods, by_method, count(encoder.trainable_parameters()), total)
+
+
+def parameter_report(backbone, config_path, method_set):
+    """The parameter report of ``method_set`` on a backbone of ``config_path``, no checkpoint read."""
+    config = read_config(config_path)
+    encoder = TunedEncoder(backbone, hf_model(backbone, hf_config(backbone, config, config['vocab_size'])),
+                           torch_methods(method_set))
+    encoder.freeze_backbone()
+    return encoder_parameters(encoder, Dimensions.of_config(config, backbone, config['vocab_size']))
+
+
 class Trainer(object):
     """Builds the backbone, loads the checkpoint, adds the methods' parts with the Keras
     side's initial values, then seeds the batches' order (the original's order)."""
@@ -81,6 +100,8 @@ class Trainer(object):
         vocab_size = len(keep_tokens) if keep_tokens is not None else config['vocab_size']
         set_precision(precision)
         self.seed, self.precision, self.device = int(seed), precision, chosen_device(device)
+        self.backbone, self.model_files, self.keep_tokens = backbone, model_files, keep_tokens
+        self.config = dict(config, vocab_size=vocab_size)
         torch.manual_seed(self.seed)
         model = hf_model(backbone, hf_config(backbone, config, vocab_size))
         load_backbone_weights(model, backbone, model_files, keep_tokens)
@@ -96,16 +117,8 @@ class Trainer(object):
         schedule = learning_rate_schedule(h['num_warmup_steps'], steps_per_epoch * h['epochs'], h['grad_accum_steps'])
         self.optimizer = KerasAdamW([(n, p) for n, p in self.model.named_parameters() if p.requires_grad],
                                     h['learning_rate'], schedule, h['grad_accum_steps'])
-        self.parameters = self.parameter_report(encoder, Dimensions.of_config(config, backbone, vocab_size))
-
-    def parameter_report(self, encoder, dimensions):
-        by_method = OrderedDict((m.name, m.parameter_count(dimensions)) for m in encoder.methods)
-        trainable = count(encoder.trainable_parameters())
-        fixed_tables = encoder.relative_positions.numel() if encoder.backbone_name == 'nezha' else 0
-        total = count(encoder.backbone_parameters()) + count(encoder.parts.parameters()) + fixed_tables
-        return {'methods': [repr(m) for m in encoder.methods], 'by_method': by_method, 'trainable': trainable,
-                'expected_trainable': sum(by_method.values()), 'total': total,
-                'trainable_percent': 100.0 * trainable / total, 'head': count(self.model.head.parameters())}
+        self.parameters = dict(encoder_parameters(encoder, Dimensions.of_config(config, backbone, vocab_size)),
+                               head=count(self.model.head.parameters()))
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == 'bf16')
@@ -132,6 +145,48 @@ class Trainer(object):
         with self.autocast():
             scores = self.model([as_tensor(x, self.device) for x in inputs])
         return self.model.head.outputs(scores).float().cpu().numpy()
+
+    @torch.no_grad()
+    def named_outputs(self, inputs):
+        """{'last_layer': the encoder's output, 'head': what predict_batch gives} (golden files)."""
+        self.model.eval()
+        tensors = [as_tensor(x, self.device) for x in inputs]
+        with self.autocast():
+            x, mask = self.model.encoder(tensors[0], tensors[1])
+            scores = self.model.head(x, mask, tensors[2:])
+        return {'last_layer': x.float().cpu().numpy(), 'head': self.model.head.outputs(scores).float().cpu().numpy()}
+
+    def gate_probe(self):
+        """APT's probe: inputs -> (layer weights [layers], gates [layers, sequences, prefixes])."""
+        parts = list(self.model.encoder.parts['apt'])
+        layer_weights = np.array([float(part.layer_weight) for part in parts])
+
+        def probe(inputs):
+            gates = []
+            hooks = [part.gate.register_forward_hook(lambda module, args, output: gates.append(torch.sigmoid(
+                output.float()).cpu().numpy())) for part in parts]
+            try:
+                self.predict_batch(inputs)
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            return layer_weights, np.stack(gates)
+        return probe
+
+    def exported_backbone(self):
+        """(bert_config.json, {Google checkpoint variable: array}): the tuned model folded
+        into a plain backbone, with the MLM head of a Google-format checkpoint as it was."""
+        encoder, config = self.model.encoder, dict(self.config)
+        weights = OrderedDict(encoder.model.named_parameters())
+        for method in encoder.methods:
+            method.fold(encoder, config, weights)
+        variables = google_weights(self.backbone, config, dict(
+            (name, value.detach().float().cpu().numpy()) for name, value in weights.items()))
+        variables.update(mlm_head(self.model_files, self.keep_tokens))
+        return config, variables
+
+    def exported_head(self, task):
+        return self.model.head.exported(task)
 
     def learning_rate(self):
         return self.optimizer.current_learning_rate()

@@ -7,18 +7,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fl_tuning.layer_names import HEAD_NAMES
 from fl_tuning.torch.encoder import MASKED, Slot, linear_layout, linear_slots, rotate, sinusoids
 
 
+def linear_weights(linear, name):
+    """A linear layer's weight ([out, in]) and bias as NumPy arrays, as ``name``.weight/.bias."""
+    return dict(('%s.%s' % (name, part), value.detach().float().cpu().numpy())
+                for part, value in linear.named_parameters())
+
+
 class Head(nn.Module):
-    keras_name = None
+    names = None  # fl_tuning.layer_names.HeadNames
 
     def creation_slots(self):
         """Its weights in the Keras model's creation order."""
         return linear_slots(self.dense)
 
     def keras_layers(self):
-        return [(self.keras_name, linear_layout(self.dense))]
+        return [(self.names.layer, linear_layout(self.dense))]
+
+    def exported(self, task):
+        """(description, {name: array}): the task's description of the head, and its weights."""
+        return task.head_description(), linear_weights(self.dense, self.names.exported)
 
     def outputs(self, scores):
         """What the Keras model's prediction is."""
@@ -27,7 +38,7 @@ class Head(nn.Module):
 
 class Classifier(Head):
     """[CLS] vector -> Dense; cross-entropy; softmax probabilities as outputs."""
-    keras_name = 'Classifier'
+    names = HEAD_NAMES['classifier']
 
     def __init__(self, task, encoder):
         super(Classifier, self).__init__()
@@ -45,7 +56,7 @@ class Classifier(Head):
 
 class ChoiceLogit(Head):
     """[CLS] vector of each choice's sequence -> Dense(1); cross-entropy over the choices."""
-    keras_name = 'Choice-Logit'
+    names = HEAD_NAMES['choice_logit']
 
     def __init__(self, task, encoder):
         super(ChoiceLogit, self).__init__()
@@ -107,13 +118,17 @@ class EntityPointer(Head):
         heads = len(task.categories) if heads is None else heads
         self.pointer = GlobalPointer(encoder.hidden_size, heads, encoder.attention_head_size)
 
-    keras_name = 'GlobalPointer'
+    names = HEAD_NAMES['entity_pointer']
 
     def creation_slots(self):
         return [Slot(self.pointer.dense.weight, 'truncated_normal', transposed=True)]
 
     def keras_layers(self):
-        return [(self.keras_name, [(self.pointer.dense.weight, True)])]
+        return [(self.names.layer, [(self.pointer.dense.weight, True)])]
+
+    def exported(self, task):
+        description = dict(task.head_description(), heads=self.pointer.heads, head_size=self.pointer.head_size)
+        return description, linear_weights(self.pointer.dense, self.names.exported)
 
     def forward(self, x, mask, extra_inputs):
         return self.pointer(x, mask)

@@ -77,6 +77,18 @@ def model_files(model_dir, checkpoint, backbone, log):
     return ModelFiles(model_dir, checkpoint, backbone, log)
 
 
+def mlm_head(files, keep_tokens):
+    """{Google variable: array} of a Google-format checkpoint's MLM head (``cls/``), its
+    output bias cut to the kept rows; none from a Hugging Face folder."""
+    if isinstance(files, HuggingFaceFiles):
+        return {}
+    reader = CheckpointReader(files.checkpoint)
+    head = dict((name, reader.read(name)) for name in reader.shapes() if name.startswith('cls/predictions/'))
+    if keep_tokens is not None and 'cls/predictions/output_bias' in head:
+        head['cls/predictions/output_bias'] = head['cls/predictions/output_bias'][np.asarray(keep_tokens)]
+    return head
+
+
 def load_backbone_weights(model, backbone, files, keep_tokens):
     """The pretrained weights into the transformers model, from either kind of folder."""
     if not isinstance(files, HuggingFaceFiles):

@@ -11,7 +11,7 @@ from bert4keras.backend import K, keras
 from bert4keras.layers import Layer
 
 import fl_tuning.methods.apt as methods_apt
-from fl_tuning.keras.methods.base import attention_name
+from fl_tuning.layer_names import gate_name
 from fl_tuning.keras.methods.ptv2 import PTuningV2
 
 
@@ -79,6 +79,3 @@ class AdaptivePrefixTuning(methods_apt.AdaptivePrefixTuning, PTuningV2):
         for index in range(transformer.num_hidden_layers):
             transformer.layers[gate_name(index)].trainable = True
 
-
-def gate_name(index):
-    return '%s-Prefix-Gate' % attention_name(index)

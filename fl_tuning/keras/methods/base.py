@@ -51,10 +51,3 @@ class KerasMethod(object):
         its bert_config.json, ``variables`` its checkpoint {name: array}. Methods
         that train backbone weights in place need do nothing."""
 
-
-def attention_name(index):
-    return 'Transformer-%d-MultiHeadSelfAttention' % index
-
-
-def feed_forward_name(index):
-    return 'Transformer-%d-FeedForward' % index

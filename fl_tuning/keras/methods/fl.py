@@ -9,7 +9,8 @@ from bert4keras.backend import K, keras
 from bert4keras.layers import Dense, FeedForward
 
 import fl_tuning.methods.fl as methods_fl
-from fl_tuning.keras.methods.base import KerasMethod, feed_forward_name
+from fl_tuning.keras.methods.base import KerasMethod
+from fl_tuning.layer_names import feed_forward_name
 
 
 class WidenedFeedForward(FeedForward):

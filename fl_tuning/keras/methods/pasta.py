@@ -14,7 +14,8 @@ from bert4keras.layers import Layer
 
 import fl_tuning.methods.pasta as methods_pasta
 from fl_tuning.backbones import INITIALIZER_STDDEV
-from fl_tuning.keras.methods.base import KerasMethod, attention_name
+from fl_tuning.keras.methods.base import KerasMethod
+from fl_tuning.layer_names import adaptation_name
 from fl_tuning.methods.base import CLS_ID, SEP_ID
 
 
@@ -72,7 +73,3 @@ class PASTA(methods_pasta.PASTA, KerasMethod):
     def unfreeze(self, transformer):
         for index in range(transformer.num_hidden_layers):
             transformer.layers[adaptation_name(index)].trainable = True
-
-
-def adaptation_name(index):
-    return '%s-Special-Token-Adaptation' % attention_name(index)

@@ -1,7 +1,8 @@
 """P-tuning v2 on Keras: a key and a value PromptEmbedding per attention layer."""
 import fl_tuning.methods.ptv2 as methods_ptv2
 from fl_tuning.keras.layers import PromptEmbedding
-from fl_tuning.keras.methods.base import KerasMethod, attention_name
+from fl_tuning.keras.methods.base import KerasMethod
+from fl_tuning.layer_names import prefix_name
 
 
 class PTuningV2(methods_ptv2.PTuningV2, KerasMethod):
@@ -24,6 +25,3 @@ class PTuningV2(methods_ptv2.PTuningV2, KerasMethod):
         for index in range(transformer.num_hidden_layers):
             for part in ('Key', 'Value'):
                 transformer.layers[prefix_name(index, part)].trainable = True
-
-def prefix_name(index, part):
-    return '%s-%s-PromptEmbedding' % (attention_name(index), part)

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 import fl_tuning.methods.apt as methods_apt
-from fl_tuning.torch.encoder import Slot, attention_name, linear_layout, linear_slots
+from fl_tuning.layer_names import gate_name
+from fl_tuning.torch.encoder import Slot, linear_layout, linear_slots
 from fl_tuning.torch.methods.ptv2 import Prefixes, PTuningV2
 
 
@@ -32,7 +33,7 @@ class AdaptivePrefixTuning(methods_apt.AdaptivePrefixTuning, PTuningV2):
         return slots + linear_slots(part.gate) + [Slot(part.layer_weight, 'ones')]
 
     def keras_layers(self, encoder):
-        gates = [('%s-Prefix-Gate' % attention_name(index), linear_layout(part.gate) + [(part.layer_weight, False)])
+        gates = [(gate_name(index), linear_layout(part.gate) + [(part.layer_weight, False)])
                  for index, part in enumerate(encoder.part(self))]
         return super(AdaptivePrefixTuning, self).keras_layers(encoder) + gates
 

@@ -47,3 +47,9 @@ class TorchMethod(object):
         """[(Keras layer name, [(parameter, transposed)])]: where what this method trains
         stands in the faithful port's tuned-weights layout (fl_tuning.weight_files)."""
         raise NotImplementedError
+
+    # -- export (fl_tuning.export) -----------------------------------------------------
+    def fold(self, encoder, config, weights):
+        """Put what this method trained into a plain backbone, in place: ``config`` is its
+        bert_config.json, ``weights`` its transformers parameters {name: tensor}. Methods
+        that train backbone weights in place need do nothing."""

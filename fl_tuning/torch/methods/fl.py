@@ -5,7 +5,8 @@ and their fold are fl_tuning.torch.added_units, shared with the peft method."""
 from torch import nn
 
 import fl_tuning.methods.fl as methods_fl
-from fl_tuning.torch.added_units import units_in, units_out
+from fl_tuning.layer_names import feed_forward_name
+from fl_tuning.torch.added_units import units_in, units_out, widened_inputs, widened_outputs
 from fl_tuning.torch.encoder import linear_layout, linear_slots
 from fl_tuning.torch.methods.base import TorchMethod
 
@@ -41,6 +42,15 @@ class FLTuning(methods_fl.FLTuning, TorchMethod):
     def trainable(self, encoder):
         return list(encoder.part(self).parameters())
 
+    def fold(self, encoder, config, weights):
+        """The feed-forward layer F + k wide (fl_tuning.torch.added_units' fold)."""
+        config['intermediate_size'] += self.size
+        for index, (layer, units) in enumerate(zip(encoder.model.encoder.layer, encoder.part(self))):
+            for name, wide in (('intermediate.dense', widened_outputs(layer.intermediate.dense, [units.units_in])),
+                               ('output.dense', widened_inputs(layer.output.dense, [units.units_out]))):
+                weights['encoder.layer.%d.%s.weight' % (index, name)] = wide.weight
+                weights['encoder.layer.%d.%s.bias' % (index, name)] = wide.bias
+
     def keras_layers(self, encoder):
-        return [('Transformer-%d-FeedForward' % index, linear_layout(units.units_in) + linear_layout(units.units_out))
+        return [(feed_forward_name(index), linear_layout(units.units_in) + linear_layout(units.units_out))
                 for index, units in enumerate(encoder.part(self))]

@@ -7,7 +7,8 @@ from torch import nn
 
 import fl_tuning.methods.pasta as methods_pasta
 from fl_tuning.methods.base import CLS_ID, SEP_ID
-from fl_tuning.torch.encoder import Slot, attention_name
+from fl_tuning.layer_names import adaptation_name
+from fl_tuning.torch.encoder import Slot
 from fl_tuning.torch.methods.base import TorchMethod
 
 
@@ -37,5 +38,5 @@ class PASTA(methods_pasta.PASTA, TorchMethod):
         return list(encoder.part(self).parameters())
 
     def keras_layers(self, encoder):
-        return [('%s-Special-Token-Adaptation' % attention_name(index), [(vectors, False)])
+        return [(adaptation_name(index), [(vectors, False)])
                 for index, vectors in enumerate(encoder.part(self))]

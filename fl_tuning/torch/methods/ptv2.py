@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 import fl_tuning.methods.ptv2 as methods_ptv2
-from fl_tuning.torch.encoder import Slot, attention_name
+from fl_tuning.layer_names import prefix_name
+from fl_tuning.torch.encoder import Slot
 from fl_tuning.torch.methods.base import TorchMethod
 
 # The original's prompt layer hard-codes this rate instead of reading the config.
@@ -46,6 +47,6 @@ class PTuningV2(methods_ptv2.PTuningV2, TorchMethod):
     def keras_layers(self, encoder):
         layers = []
         for index, part in enumerate(encoder.part(self)):
-            layers += [('%s-Key-PromptEmbedding' % attention_name(index), [(part.key, False)]),
-                       ('%s-Value-PromptEmbedding' % attention_name(index), [(part.value, False)])]
+            layers += [(prefix_name(index, 'Key'), [(part.key, False)]),
+                       (prefix_name(index, 'Value'), [(part.value, False)])]
         return layers
