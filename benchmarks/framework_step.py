@@ -67,9 +67,11 @@ def time_framework(args):
             framework.reset()
             trainer = framework.Trainer('bert', files, resolve_method_set(method, **sizes), None, task, 0,
                                         args.steps + 2)
-            trainer.train_epoch([batch, batch], 0)  # warm-up: graphs, allocations
+            for step in range(2):  # warm-up: graphs, allocations
+                trainer.train_step(*batch, step=step)
             started = time.time()
-            trainer.train_epoch([batch] * args.steps, 2)
+            for step in range(2, 2 + args.steps):
+                trainer.train_step(*batch, step=step)
             seconds = (time.time() - started) / args.steps
             best[method] = min(best.get(method, seconds), seconds)
     device, stack = framework.describe_device()

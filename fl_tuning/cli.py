@@ -5,7 +5,9 @@ import argparse
 import json
 import os
 import sys
+from collections import OrderedDict
 
+from fl_tuning.arguments import backbone_dir, comma_list, count, file_names, named_file
 from fl_tuning.backbones import BACKBONES
 
 ORIGINAL_FOLDERS = {'bert': 'FL-Tuning-BERT', 'nezha': 'FL-Tuning-NEZHA', 'roformer': 'FL-Tuning-RoFormer'}
@@ -16,37 +18,6 @@ RUN_EXAMPLE = '''example:
       --output-dir runs/bert'''
 
 
-def count(minimum):
-    """An argparse type: a whole number >= ``minimum``."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError('%r is not a whole number' % text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError('%d is below %d' % (value, minimum))
-        return value
-    return parse
-
-
-def positive_number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError('%r is not a number' % text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError('%s is not above 0' % text)
-    return value
-
-
-def file_names(text):
-    """An argparse type: a comma-separated list of file names."""
-    names = [name.strip() for name in text.split(',') if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError('no file name in %r' % text)
-    return names
-
-
 def quiet_warnings():
     """Library deprecation warnings are not the user's business (TensorFlow's own
     logs are quieted where the Keras side is imported)."""
@@ -55,78 +26,25 @@ def quiet_warnings():
 
 
 def add_run_arguments(parser, with_backbone_and_task=True):
+    from fl_tuning.run_options import RUN_OPTIONS, add_options
     from fl_tuning.tasks import TASK_NAMES
     if with_backbone_and_task:
         parser.add_argument('--backbone', required=True, choices=BACKBONES)
         parser.add_argument('--task', required=True, choices=TASK_NAMES)
-    paths = parser.add_argument_group('paths')
-    paths.add_argument('--data-dir', default='./clue_dataset',
-                       help='folder with one subfolder per task (default: ./clue_dataset)')
-    paths.add_argument('--model-dir', required=True,
-                       help='folder with bert_config.json, vocab.txt and a TensorFlow checkpoint; with '
-                       '--framework torch also a Hugging Face folder (config.json, model.safetensors, vocab.txt)')
-    paths.add_argument('--checkpoint', help='checkpoint prefix, if the model dir has several '
-                       '(e.g. model.ckpt-691689); default: found in the model dir')
-    paths.add_argument('--output-dir', default='.',
-                       help='where weights/, results/ and records/ go (default: .)')
-    paths.add_argument('--train-file', type=file_names, metavar='NAME[,NAME...]',
-                       help="training file(s) inside the task folder instead of the task's CLUE "
-                       'files (e.g. FewCLUE: train_0.json; chid: questions,answers)')
-    paths.add_argument('--dev-file', type=file_names, metavar='NAME[,NAME...]',
-                       help='dev file(s) inside the task folder (e.g. FewCLUE: dev_0.json)')
-    few = parser.add_argument_group('few-shot setting')
-    few.add_argument('--few-shot', type=count(1), metavar='K',
-                     help='train on a sample drawn from (K, --few-shot-seed): K examples per label '
-                     '(see README for cluener, c3, chid, cmrc2018); written to OUTPUT_DIR/few_shot')
-    few.add_argument('--few-shot-seed', type=count(0), default=0, metavar='S',
-                     help='the sample seed (default 0); the same K and S give the same sample anywhere')
-    few.add_argument('--few-shot-dev', type=count(1), metavar='K',
-                     help='sample the dev set the same way (default: the full dev set)')
-    method = parser.add_argument_group('tuning method')
-    add_method_arguments(method)
-    method.add_argument('--fused-feed-forward', action='store_true',
-                        help='concatenate the FFN kernels (same function; slower to train on CPU)')
-    h = parser.add_argument_group("hyperparameters (default: the task's, see 'tasks')")
-    h.add_argument('--epochs', type=count(1))
-    h.add_argument('--batch-size', type=count(1), help='examples per batch')
-    h.add_argument('--learning-rate', type=positive_number)
-    h.add_argument('--maxlen', type=count(8))
-    h.add_argument('--grad-accum-steps', type=count(1))
-    h.add_argument('--warmup-steps', type=count(0), dest='num_warmup_steps')
-    h.add_argument('--seed', type=count(0), help='makes a run repeatable (default: a random seed, '
-                   'recorded in the record and the weights file)')
-    runs = parser.add_argument_group('many runs')
-    runs.add_argument('--resume', action='store_true',
-                      help='continue a killed run from its last completed epoch (same settings)')
-    runs.add_argument('--skip-bad-lines', action='store_true',
-                      help='skip (and count) bad training/dev records instead of stopping')
-    runs.add_argument('--write-dev-predictions', action='store_true',
-                      help="the best epoch's dev predictions in the submission format, to "
-                      'OUTPUT_DIR/dev_predictions/<task>.json (score them with evaluate)')
-    add_framework_arguments(parser)
-    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    groups = add_options(parser, [o.name for o in RUN_OPTIONS], installed_framework())
+    add_method_arguments(groups['tuning method'])
 
 
-def add_framework_arguments(parser, training=True, device=True, precision=True):
-    from fl_tuning.framework import FRAMEWORKS, default_framework
-    group = parser.add_argument_group('framework')
-    group.add_argument('--framework', choices=list(FRAMEWORKS), default=default_framework(),
-                       help='keras: the faithful TensorFlow port; torch: PyTorch and transformers '
-                       '(default here: %(default)s, from the installed libraries)')
-    if device:
-        group.add_argument('--device', help='torch: cpu, cuda, cuda:1 ... (default: the GPU when there is one)')
-    if precision:
-        group.add_argument('--precision', choices=['fp32', 'tf32', 'bf16', 'mixed_bf16', 'mixed_fp16'],
-                           default='fp32', help='fp32 (TF32 off: the faithful numbers, default) or tf32; torch: '
-                           'bf16 autocast; keras on TensorFlow 2.15: mixed_bf16, mixed_fp16 (loss scaling), '
-                           'head and loss float32')
-    if training:
-        group.add_argument('--deterministic-ops', action='store_true',
-                           help='repeatable GPU kernels (slower): TensorFlow op determinism or PyTorch '
-                           'deterministic algorithms')
-        group.add_argument('--no-dropout', action='store_true',
-                           help='every dropout off, on either framework (for step-by-step comparisons)')
-        group.add_argument('--step-losses', action='store_true', help="every step's loss in the record")
+def add_framework_options(parser, *names):
+    """--framework (default: the installed one) and the other options ``names`` of a run
+    that a command on a saved run takes too."""
+    from fl_tuning.run_options import add_options
+    add_options(parser, ('framework',) + names, installed_framework())
+
+
+def installed_framework():
+    from fl_tuning.framework import default_framework
+    return {'framework': default_framework()}
 
 
 def add_method_arguments(group):
@@ -153,18 +71,9 @@ def method_set(args):
 
 
 def run_config(args, backbone, task):
-    from fl_tuning.run import OVERRIDABLE, RunConfig
-    overrides = dict((name, getattr(args, name)) for name in OVERRIDABLE)
-    return RunConfig(backbone, task, args.data_dir, args.model_dir, args.output_dir,
-                     checkpoint=args.checkpoint, method_set=method_set(args), seed=args.seed,
-                     fused_feed_forward=args.fused_feed_forward, resume=args.resume,
-                     skip_bad_lines=args.skip_bad_lines, progress=not args.no_progress,
-                     train_files=args.train_file, dev_files=args.dev_file, few_shot=args.few_shot,
-                     few_shot_seed=args.few_shot_seed, few_shot_dev=args.few_shot_dev,
-                     write_dev_predictions=args.write_dev_predictions, framework=args.framework,
-                     dropout=not args.no_dropout, device=args.device, precision=args.precision,
-                     deterministic_ops=args.deterministic_ops,
-                     step_losses=args.step_losses, **overrides)
+    from fl_tuning.run import RunConfig
+    from fl_tuning.run_options import OPTIONS
+    return RunConfig(backbone, task, method_set=method_set(args), **dict((name, getattr(args, name)) for name in OPTIONS))
 
 
 def execute_run(config):
@@ -199,7 +108,7 @@ def command_demo(args):
     from fl_tuning.demo import run_demo
     from fl_tuning.framework import load_framework
     load_framework(args.framework)  # a missing framework said before anything is written
-    run_demo(args.output_dir, backbone=args.backbone, progress=not args.no_progress, framework=args.framework)
+    run_demo(args.output_dir, backbone=args.backbone, progress=args.progress, framework=args.framework)
 
 
 def command_predict(args):
@@ -207,7 +116,7 @@ def command_predict(args):
     from fl_tuning.predict import predict
     for path in predict(args.weights, args.model_dir, data_dir=args.data_dir,
                         output_dir=args.output_dir, test_file=args.test_file, output=args.output,
-                        checkpoint=args.checkpoint, progress=not args.no_progress, framework=args.framework,
+                        checkpoint=args.checkpoint, progress=args.progress, framework=args.framework,
                         device=args.device, precision=args.precision):
         print('submission: %s' % path)
     load_framework(args.framework).reset()
@@ -247,7 +156,7 @@ def command_gates(args):
     from fl_tuning.framework import load_framework
     from fl_tuning.gates import gates_table, probe_gates
     rows = probe_gates(args.weights, model_dir=args.model_dir, data_dir=args.data_dir,
-                       checkpoint=args.checkpoint, progress=not args.no_progress,
+                       checkpoint=args.checkpoint, progress=args.progress,
                        log=lambda line: print(line, file=sys.stderr if args.json else sys.stdout),
                        framework=args.framework, device=args.device)
     load_framework(args.framework).reset()
@@ -257,7 +166,7 @@ def command_gates(args):
 def command_sweep(args):
     import shlex
     from fl_tuning.errors import InputError
-    from fl_tuning.sweep import FULL, Grid, Sweep, read_grid_file, slurm_script
+    from fl_tuning.sweep import FULL, Grid, Sweep, check_cluster_fits, read_grid_file, slurm_script
     grid = read_grid_file(args.grid) if args.grid else None
     values = dict((key, getattr(grid, key)) for key in (
         'backbones', 'tasks', 'methods', 'seeds', 'settings', 'data_dir', 'output_dir',
@@ -279,6 +188,9 @@ def command_sweep(args):
         return
     if args.slurm:
         todo = [run for run in runs if not run.complete()]
+        unchecked = check_cluster_fits(args.slurm_cpus, args.slurm_gpus)
+        if unchecked:
+            print('note: %s' % unchecked)
         path = slurm_script(todo, args.slurm, gpus_per_run=args.slurm_gpus, cpus_per_run=args.slurm_cpus,
                             time_limit=args.slurm_time, parallel=args.slurm_parallel)
         print('%s: %d of %d runs (the others are complete); submit with: sbatch %s' % (
@@ -287,30 +199,6 @@ def command_sweep(args):
     sweep = Sweep(runs, workers=args.workers, gpus=args.gpus)
     if not sweep.execute():
         raise InputError('%d of %d runs failed (their logs are listed above)' % (len(sweep.failed), len(runs)))
-
-
-def backbone_dir(text):
-    """An argparse type: NAME=MODEL_DIR."""
-    name, _, directory = text.partition('=')
-    if not name or not directory:
-        raise argparse.ArgumentTypeError('expected NAME=MODEL_DIR, e.g. bert=chinese_roberta_wwm_ext, got %r' % text)
-    return name, directory
-
-
-def named_file(text):
-    name, _, path = text.partition('=')
-    if not name or not path:
-        raise argparse.ArgumentTypeError('expected NAME=FILE, e.g. hf=results.csv, got %r' % text)
-    return name, path
-
-
-def comma_list(kind=str):
-    def parse(text):
-        try:
-            return [kind(item.strip()) for item in text.split(',') if item.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError('%r is not a comma-separated list of %s' % (text, kind.__name__))
-    return parse
 
 
 def command_report(args):
@@ -351,31 +239,34 @@ def command_params(args):
     print('trainable share:      {:.2f}%'.format(report['trainable_percent']))
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog='python -m fl_tuning',
-        description='FL-Tuning (arXiv 2206.15312) on CLUE: the faithful bert4keras port (Keras) and '
-                    'its PyTorch side (--framework).')
-    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+def run_parser(commands):
     run = commands.add_parser(
         'run', help='train a task on a backbone and write its CLUE submission',
         description='Train a CLUE task with FL-tuning (and/or P-tuning v2), keep the best '
                     'dev epoch and write the CLUE submission file(s).',
         epilog=RUN_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(run)
+
+
+def tasks_parser(commands):
     tasks = commands.add_parser(
         'tasks', help="print every task's hyperparameters",
         description="Print every task's hyperparameters (the original's). "
                     'Example: python -m fl_tuning tasks --json')
     tasks.add_argument('--json', action='store_true', help='as JSON keyed by task name')
+
+
+def demo_parser(commands):
     demo = commands.add_parser(
         'demo', help='the bundled demo: a tiny random model on bundled tnews-format data',
         description='FL-tune a tiny random checkpoint on the bundled tnews-format data and '
                     'write the submission files. Example: python -m fl_tuning demo')
     demo.add_argument('--output-dir', default='demo_output')
     demo.add_argument('--backbone', default='bert', choices=BACKBONES)
-    demo.add_argument('--no-progress', action='store_true')
-    add_framework_arguments(demo, training=False, device=False, precision=False)
+    add_framework_options(demo, 'progress')
+
+
+def predict_parser(commands):
     predict = commands.add_parser(
         'predict', help='write submission files from a tuned-weights file, without training',
         description='Write CLUE submission files from a saved run: its tuned-weights file '
@@ -395,8 +286,10 @@ def build_parser():
     predict.add_argument('--output-dir', default='.', help='their submissions go to OUTPUT_DIR/results')
     predict.add_argument('--test-file', help='predict this one test file instead')
     predict.add_argument('--output', help='the submission file for --test-file')
-    add_framework_arguments(predict, training=False)
-    predict.add_argument('--no-progress', action='store_true')
+    add_framework_options(predict, 'device', 'precision', 'progress')
+
+
+def summarize_parser(commands):
     summarize = commands.add_parser(
         'summarize', help='one table over many runs (CSV and Markdown too)',
         description='Print one table over every run below RUNS_DIR (their records/*.jsonl) and '
@@ -405,6 +298,9 @@ def build_parser():
     summarize.add_argument('runs_dir', metavar='RUNS_DIR')
     summarize.add_argument('--csv', help='CSV path (default RUNS_DIR/summary.csv)')
     summarize.add_argument('--markdown', help='Markdown path (default RUNS_DIR/summary.md)')
+
+
+def params_parser(commands):
     params = commands.add_parser(
         'params', help='trainable vs total parameters for a bert_config.json',
         description='Example: python -m fl_tuning params --config bert_config.json '
@@ -417,7 +313,10 @@ def build_parser():
                         'default 3, a sentence pair)')
     params.add_argument('--json', action='store_true',
                         help='as {"methods": {name: count}, "trainable": n, "total": n}')
-    add_framework_arguments(params, training=False, device=False, precision=False)
+    add_framework_options(params)
+
+
+def sweep_parser(commands):
     sweep = commands.add_parser(
         'sweep', help='a grid of runs: backbones x tasks x methods x settings x seeds',
         description='Run every combination of a grid, each run in its own process under '
@@ -451,6 +350,9 @@ def build_parser():
     sweep.add_argument('--slurm-cpus', type=count(1), default=4, help='CPUs per array task (default 4)')
     sweep.add_argument('--slurm-time', default='24:00:00', help='time limit per run (default 24:00:00)')
     sweep.add_argument('--slurm-parallel', type=count(1), help='at most this many array tasks at once')
+
+
+def report_parser(commands):
     report = commands.add_parser(
         'report', help='tables, learning curves and the paper\'s claims over many runs',
         description='Write REPORT/report.md and report.html (curves as PNG files beside them) '
@@ -461,6 +363,9 @@ def build_parser():
     report.add_argument('--compare', type=named_file, action='append', default=[], metavar='NAME=CSV',
                         help="another implementation's results beside ours (columns task, backbone, method, "
                         'setting, seed, epoch, dev; dev a fraction); its methods show as "fl [NAME]"')
+
+
+def pack_parser(commands):
     pack = commands.add_parser(
         'pack', help='the submission files of some runs as one zip for the CLUE leaderboard',
         description='Zip the results/ files of the given runs at the top level, as the CLUE '
@@ -468,6 +373,9 @@ def build_parser():
                     'pack runs/bert/*/fl/full/seed1 --output clue_submission.zip')
     pack.add_argument('run_dirs', metavar='RUN_DIR', nargs='+', help="runs' output dirs")
     pack.add_argument('--output', default='clue_submission.zip', help='default: clue_submission.zip')
+
+
+def gates_parser(commands):
     gates = commands.add_parser(
         'gates', help="an APT run's learned layer weights and mean token gates per layer",
         description="Print an APT run's learned layer weight and its token gates, averaged over "
@@ -480,8 +388,10 @@ def build_parser():
     gates.add_argument('--data-dir', default='./clue_dataset',
                        help="the dev set is read from here (default ./clue_dataset)")
     gates.add_argument('--json', action='store_true', help='one JSON object per layer')
-    add_framework_arguments(gates, training=False, precision=False)
-    gates.add_argument('--no-progress', action='store_true')
+    add_framework_options(gates, 'device', 'progress')
+
+
+def export_parser(commands):
     export = commands.add_parser(
         'export', help='a tuned run as a plain backbone: Google-format and Hugging Face files, '
                        'its head and golden outputs',
@@ -502,7 +412,10 @@ def build_parser():
     export.add_argument('--texts', help="golden inputs: the records of this file, in the task's "
                         'test-file format (instead of --data-dir)')
     export.add_argument('--golden-size', type=int, help='how many examples (default 8)')
-    add_framework_arguments(export, training=False, precision=False)
+    add_framework_options(export, 'device')
+
+
+def evaluate_parser(commands):
     evaluate = commands.add_parser(
         'evaluate', help='score a dev predictions file (CLUE submission format) the way our runs do',
         description="Score dev predictions in the CLUE submission format, from any implementation, "
@@ -517,25 +430,49 @@ def build_parser():
     evaluate.add_argument('--dev-file', type=file_names, metavar='NAME[,NAME...]',
                           help='dev file(s) inside the task folder, as the run read them')
     evaluate.add_argument('--json', action='store_true', help='the metrics as one JSON object')
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='python -m fl_tuning',
+        description='FL-Tuning (arXiv 2206.15312) on CLUE: the faithful bert4keras port (Keras) and '
+                    'its PyTorch side (--framework).')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    for add_parser, _ in COMMANDS.values():
+        add_parser(commands)
     return parser
 
 
-COMMANDS = {'run': command_run, 'tasks': command_tasks, 'demo': command_demo,
-            'predict': command_predict, 'summarize': command_summarize, 'params': command_params,
-            'gates': command_gates, 'sweep': command_sweep, 'report': command_report,
-            'pack': command_pack, 'export': command_export, 'evaluate': command_evaluate}
+# Each command: the function adding its parser and the one running it, in the help's order.
+COMMANDS = OrderedDict([
+    ('run', (run_parser, command_run)),
+    ('tasks', (tasks_parser, command_tasks)),
+    ('demo', (demo_parser, command_demo)),
+    ('predict', (predict_parser, command_predict)),
+    ('summarize', (summarize_parser, command_summarize)),
+    ('params', (params_parser, command_params)),
+    ('sweep', (sweep_parser, command_sweep)),
+    ('report', (report_parser, command_report)),
+    ('pack', (pack_parser, command_pack)),
+    ('gates', (gates_parser, command_gates)),
+    ('export', (export_parser, command_export)),
+    ('evaluate', (evaluate_parser, command_evaluate)),
+])
 
 
 def guarded(function, args):
     """Run a command; bad input becomes its lines on stderr and exit code 2, an output
-    that cannot be written one line and exit code 3."""
-    from fl_tuning.errors import EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, InputError, OutputError
+    that cannot be written one line and exit code 3, a run in progress in another process
+    one line and exit code 4."""
+    from fl_tuning.errors import (EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, EXIT_RUNNING_ELSEWHERE, InputError, OutputError,
+                                  RunInProgress)
+    codes = ((InputError, EXIT_BAD_INPUT), (OutputError, EXIT_CANNOT_WRITE), (RunInProgress, EXIT_RUNNING_ELSEWHERE))
     try:
         function(args)
-    except (InputError, OutputError) as error:
+    except (InputError, OutputError, RunInProgress) as error:
         for line in str(error).splitlines():
             print('error: %s' % line, file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(error, InputError) else EXIT_CANNOT_WRITE
+        return next(code for kind, code in codes if isinstance(error, kind))
     return 0
 
 
@@ -545,7 +482,7 @@ def main(argv=None):
     if args.command is None:
         build_parser().print_help()
         return 2
-    return guarded(COMMANDS[args.command], args)
+    return guarded(COMMANDS[args.command][1], args)
 
 
 def task_script_main(script_path, argv=None):

@@ -20,3 +20,10 @@ class OutputError(Exception):
 
 # The command line's exit codes (documented in docs/running.md).
 EXIT_BAD_INPUT, EXIT_CANNOT_WRITE = 2, 3
+
+
+class RunInProgress(Exception):
+    """The run folder's run is being trained by another process (fl_tuning.run_lock)."""
+
+
+EXIT_RUNNING_ELSEWHERE = 4

@@ -8,7 +8,8 @@ A framework is a module (``fl_tuning/<name>/framework.py``) that provides:
 - ``Trainer(backbone, model_files, method_set, keep_tokens, task, seed,
   steps_per_epoch, fused_feed_forward, dropout=True, device=None, precision='fp32')``: the
   task model built for (backbone, methods, task, hyperparameters), with initial values
-  from fl_tuning.initial_values and the batches' order seeded after building, with ``train_epoch(batches, first_step, on_step)`` -> losses,
+  from fl_tuning.initial_values and the batches' order seeded after building, with
+  ``train_step(inputs, labels, step)`` -> loss (the epoch loop is the run's),
   ``predict_batch(inputs)`` -> outputs, ``learning_rate()``, ``save_weights(path,
   manifest)``, ``load_weights(path, expected)``, ``save_state(path, state)``,
   ``load_state(path)`` and ``parameters`` (trainable, by method, head, total);
@@ -19,13 +20,13 @@ A framework is a module (``fl_tuning/<name>/framework.py``) that provides:
   a function of inputs giving (layer weights, gates [layers, sequences, prefixes]);
 - ``parameter_report(backbone, config_path, method_set)``: the counts of ``params``, no
   checkpoint read;
-- ``read_manifest(path)``, ``read_state(path)``: a tuned-weights or state file's JSON,
-  read without building a model; ``library_versions()`` for manifests; ``reset()``
-  after a run (the Keras side clears its graph); ``deterministic_ops()``: GPU kernels
-  chosen for repeatable results from then on (--deterministic-ops).
+- ``library_versions()`` for manifests; ``reset()`` after a run (the Keras side clears
+  its graph); ``deterministic_ops()``: GPU kernels chosen for repeatable results from then
+  on (--deterministic-ops).
 
 Everything above it (inputs, run store, records, sweep, report, the command line) is
-shared; batches are NumPy arrays from fl_tuning.tasks.base.collate.
+shared; batches are NumPy arrays from fl_tuning.tasks.base.collate; tuned-weights and
+state files of either framework are read without one (fl_tuning.weight_files).
 """
 import importlib
 import importlib.util

@@ -8,6 +8,7 @@ from fl_tuning.errors import InputError
 from fl_tuning.methods import describe, method_set_from_sizes
 
 FORMAT = 'fl-tuning-weights/1'
+STATE_FORMAT = FORMAT + '/state'  # a run's resumable state, beside its tuned weights
 # Manifest entries that must match the model a file is loaded onto.
 MUST_MATCH = ('backbone', 'task', 'methods', 'checkpoint_fingerprint', 'vocab_fingerprint')
 

@@ -3,6 +3,8 @@ submission files written from them (training's dev evaluation and prediction ali
 The model is any framework's ``predict_batch(inputs) -> outputs`` over padded NumPy
 inputs; the order, batching and reduction here are shared."""
 import os
+import sys
+import time
 
 from tqdm import tqdm
 
@@ -10,9 +12,43 @@ from fl_tuning.data_files import write_atomically
 from fl_tuning.tasks.base import collate
 
 
-def progress_bar(enabled, iterable, description, total=None):
-    return tqdm(iterable, desc=description, total=total, disable=not enabled, leave=False,
-                dynamic_ncols=True)
+# A log that is a file (a batch job's) gets a progress line at most this often.
+LINE_INTERVAL_SECONDS = 60.0
+
+
+def progress_bar(enabled, iterable, description, total=None, stream=None):
+    """tqdm's redrawn bar on a terminal; where stderr is a file (a batch job's log) whole
+    lines instead, at most one a minute (ProgressLines)."""
+    stream = stream or sys.stderr
+    if enabled and not stream.isatty():
+        return ProgressLines(iterable, description, total, stream)
+    return tqdm(iterable, desc=description, total=total, disable=not enabled, leave=False, dynamic_ncols=True,
+                file=stream)
+
+
+class ProgressLines(object):
+    """Progress as lines for logs that are files: 'epoch 2/10: 300/1000 (30%), 95 s, loss
+    0.6931', one every ``interval`` seconds at most (none for work shorter than that)."""
+
+    def __init__(self, iterable, description, total, stream, interval=LINE_INTERVAL_SECONDS):
+        self.iterable, self.description, self.total = iterable, description, total
+        self.stream, self.interval, self.postfix = stream, interval, ''
+
+    def set_postfix(self, **values):
+        self.postfix = ''.join(', %s %s' % item for item in sorted(values.items()))
+
+    def __iter__(self):
+        started = last = time.time()
+        for done, item in enumerate(self.iterable, 1):
+            yield item
+            now = time.time()
+            if now - last >= self.interval:
+                last = now
+                share = ' (%d%%)' % (100 * done // self.total) if self.total else ''
+                of = '/%d' % self.total if self.total else ''
+                self.stream.write('%s: %d%s%s, %.0f s%s\n' % (self.description, done, of, share, now - started,
+                                                             self.postfix))
+                self.stream.flush()
 
 
 # Prediction keeps no gradients or optimizer state: it takes batches this many times

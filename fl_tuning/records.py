@@ -60,6 +60,12 @@ def read_records(runs_dir):
     return records
 
 
+def setting_label(run):
+    """'full', or 'fewK' for a run trained on a few-shot sample of K per unit."""
+    sample = (run.get('few_shot') or {}).get('train')
+    return 'few%d' % sample['k'] if sample else 'full'
+
+
 def method_label(run):
     """A run header's method label (records from before methods were named: its sizes),
     with the framework where it is not the faithful port: 'fl', 'fl (torch)'; so tables

@@ -14,7 +14,7 @@ import numpy as np
 from fl_tuning.errors import InputError
 from fl_tuning.few_shot import few_shot_k
 from fl_tuning.data_files import check_writable_folder, write_atomically, write_bytes_atomically
-from fl_tuning.records import method_label, read_records
+from fl_tuning.records import method_label, read_records, setting_label
 from fl_tuning.tasks import TASK_NAMES, get_task
 
 # The abstract's claims (arXiv 2206.15312); the paper's figures are CLUE test scores.
@@ -30,8 +30,7 @@ class RunRecord(object):
         self.path = record.path
         self.backbone, self.task = run['backbone'], run['task']
         self.method = method_label(run)
-        sample = (run.get('few_shot') or {}).get('train')
-        self.setting = 'few%d' % sample['k'] if sample else 'full'
+        self.setting = setting_label(run)
         self.seed = run['seed']
         self.epochs = record.epochs
         summary = record.summary

@@ -24,46 +24,30 @@ from fl_tuning.manifests import fingerprint
 from fl_tuning.methods import default_learning_rate, label, method_set_from_sizes, sizes
 from fl_tuning.prediction import PredictionBatches, predict_results, progress_bar, write_submission
 from fl_tuning.run_inputs import RunInputs, check_run_data
+from fl_tuning.run_lock import RunLock
+from fl_tuning.run_options import OPTIONS, OVERRIDABLE, RUN_OPTIONS, recorded
 from fl_tuning.run_store import RunStore
 from fl_tuning.tasks import get_task
 from fl_tuning.tasks.base import batches, collate, prefetched
 
-# Flags that override a task's row of the hyperparameter table.
-OVERRIDABLE = ('epochs', 'batch_size', 'learning_rate', 'maxlen', 'grad_accum_steps',
-               'num_warmup_steps')
-
-
 class RunConfig(object):
-    def __init__(self, backbone, task, data_dir, model_dir, output_dir, checkpoint=None,
-                 ffn_prompt_size=160, prompt_size=0, method_set=None, seed=None,
-                 fused_feed_forward=False, progress=True, resume=False, skip_bad_lines=False,
-                 train_files=None, dev_files=None, few_shot=None, few_shot_seed=0, few_shot_dev=None,
-                 write_dev_predictions=False, framework='keras', dropout=True, device=None, precision='fp32',
-                 deterministic_ops=False, step_losses=False, **overrides):
+    """A run's settings: backbone, task, the three folders, the method set, and every
+    option of fl_tuning.run_options (its default where not given)."""
+
+    def __init__(self, backbone, task, data_dir, model_dir, output_dir, method_set=None, ffn_prompt_size=160,
+                 prompt_size=0, **options):
         """``method_set``: {method name: settings} (fl_tuning.methods); without it the
-        two sizes decide, as in the original. ``train_files``, ``dev_files``: file names
-        inside the task folder instead of the task's CLUE files. ``few_shot``: K, to
-        train on a sample drawn from (K, ``few_shot_seed``); ``few_shot_dev`` likewise.
-        ``framework``: 'keras' (the faithful port) or 'torch'; ``dropout=False`` turns every
-        dropout off (step-by-step comparisons); ``device`` (torch), ``precision``
-        (fl_tuning.keras.precision, fl_tuning.torch.framework), ``deterministic_ops``: GPU kernels;
-        ``step_losses``: every step's loss in the record."""
-        unknown = set(overrides) - set(OVERRIDABLE)
+        two sizes decide, as in the original."""
+        unknown = set(options) - set(OPTIONS)
         if unknown:
-            raise ValueError('unknown hyperparameter(s): %s' % ', '.join(sorted(unknown)))
-        self.backbone, self.task, self.data_dir = backbone, task, data_dir
-        self.model_dir, self.output_dir, self.checkpoint = model_dir, output_dir, checkpoint
+            raise ValueError('unknown run option(s): %s' % ', '.join(sorted(unknown)))
+        for spec in RUN_OPTIONS:
+            setattr(self, spec.name, options.get(spec.name, spec.default))
+        self.backbone, self.task = backbone, task
+        self.data_dir, self.model_dir, self.output_dir = data_dir, model_dir, output_dir
         self.method_set = (method_set if method_set is not None
                            else method_set_from_sizes(ffn_prompt_size, prompt_size))
-        self.seed, self.fused_feed_forward, self.progress = seed, fused_feed_forward, progress
-        self.resume, self.skip_bad_lines = resume, skip_bad_lines
-        self.train_files, self.dev_files = train_files, dev_files
-        self.few_shot, self.few_shot_seed, self.few_shot_dev = few_shot, few_shot_seed, few_shot_dev
-        self.write_dev_predictions = write_dev_predictions
-        self.framework, self.dropout, self.device, self.precision = framework, dropout, device, precision
-        self.deterministic_ops = deterministic_ops
-        self.step_losses = step_losses
-        self.overrides = dict((k, v) for k, v in overrides.items() if v is not None)
+        self.overrides = dict((name, getattr(self, name)) for name in OVERRIDABLE if getattr(self, name) is not None)
 
 
 PHASES = ('start-up', 'encoding', 'training', 'evaluation', 'saving', 'prediction')
@@ -145,12 +129,33 @@ def run_settings(config, task, inputs, model_files, seed):
     ffn_prompt_size, prompt_size = sizes(inputs.method_set)
     return dict(model_files.fingerprints, backbone=config.backbone, task=task.name,
                 methods=inputs.method_set, method=label(inputs.method_set),
-                ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size,
-                fused_feed_forward=config.fused_feed_forward, seed=seed, framework=config.framework,
-                precision=config.precision, deterministic_ops=config.deterministic_ops, dropout=config.dropout,
+                ffn_prompt_size=ffn_prompt_size, prompt_size=prompt_size, seed=seed,
                 data_files={'train': list(task.train_files), 'dev': list(task.dev_files)},
                 few_shot=inputs.samples, hyperparameters=task.hyperparameters,
-                skip_bad_lines=config.skip_bad_lines, data_fingerprint='sha256:' + data.hexdigest())
+                data_fingerprint='sha256:' + data.hexdigest(), **recorded(config))
+
+
+class Progress(object):
+    """The training so far, which the state file saves after every epoch: the epochs'
+    entries, the best dev score and its epoch, the steps taken."""
+
+    def __init__(self, state=None):
+        state = state or {'epochs': [], 'best': 0.0, 'best_epoch': None, 'step': 0}
+        self.epochs, self.best, self.best_epoch, self.step = (
+            state['epochs'], state['best'], state['best_epoch'], state['step'])
+
+    def state(self, settings):
+        return {'settings': settings, 'epochs': self.epochs, 'best': self.best, 'best_epoch': self.best_epoch,
+                'step': self.step, 'random': random_states()}
+
+    def add(self, entry, score):
+        """An epoch's entry; whether its score is the best so far."""
+        self.epochs.append(entry)
+        if entry['improved']:
+            self.best, self.best_epoch = score, entry['epoch']
+
+    def best_dev(self):
+        return self.epochs[(self.best_epoch or len(self.epochs)) - 1]['dev']
 
 
 class Run(object):
@@ -168,16 +173,48 @@ class Run(object):
             files_in_task_folder(named, config.data_dir, 'train', config.train_files),
             files_in_task_folder(named, config.data_dir, 'dev', config.dev_files))
         self.hyperparameters = self.task.hyperparameters
-        self.store = RunStore(config.output_dir, self.task.name, self.framework.read_state, log)
+        self.store = RunStore(config.output_dir, self.task.name, log)
+        self.lock = RunLock(config.output_dir, self.task.name)
         self.clock = PhaseClock()
         self.started = time.time()
         self.device, self.stack = None, None
-        self.inputs = self.model_files = self.trainer = None
+        self.inputs = self.model_files = self.trainer = self.settings = None
         self.seed = config.seed if config.seed is not None else draw_seed()
-        self.settings = None
-        # the training's progress: what the state file saves after every epoch
-        self.epochs, self.best, self.best_epoch, self.step = [], 0.0, None, 0
+        self.progress = Progress()
         self.submissions, self.dev_predictions = [], None
+
+    def execute(self):
+        """The run's steps, its folder locked throughout (fl_tuning.run_lock); a run that
+        fails before its trainer is built (bad input) leaves no lock file behind."""
+        try:
+            result = self.steps()
+        except BaseException:
+            self.lock.release(undo=self.trainer is None)
+            raise
+        self.lock.release()
+        return result
+
+    def steps(self):
+        self.device, self.stack = self.framework.describe_device(self.config.device)
+        if self.config.deterministic_ops:
+            self.framework.deterministic_ops()
+        self.log('device: %s (%s); precision %s%s' % (self.device, self.stack, self.config.precision,
+                                                     ', deterministic ops' if self.config.deterministic_ops else ''))
+        with self.clock.timing('start-up'):
+            completed = self.start()
+        if completed is not None:
+            return completed
+        self.log('%s on %s: %d train / %d dev examples; seed %d' % (
+            self.task.name, self.config.backbone, len(self.inputs.train_examples),
+            len(self.inputs.dev_examples), self.seed))
+        self.log(method_line(self.settings['method'], self.trainer.parameters,
+                             self.hyperparameters['learning_rate'], self.learning_rate_source))
+        self.train()
+        with self.clock.timing('prediction'):
+            self.write_submissions()
+        self.write_record(final=True)
+        self.store.remove_state()
+        return run_summary(self)
 
     # -- before training ------------------------------------------------------------
     def start(self):
@@ -188,6 +225,7 @@ class Run(object):
         check_run_data(config.data_dir, self.task)
         self.model_files = self.framework.ModelFiles(config.model_dir, config.checkpoint, config.backbone,
                                                      self.log)
+        self.lock.acquire()  # after the input checks, before reading the data and writing anything
         samples = [(split, k, config.few_shot_seed, self.store.few_shot_folder(split, k, config.few_shot_seed))
                    for split, k in (('train', config.few_shot), ('dev', config.few_shot_dev)) if k]
         self.inputs = RunInputs(self.task, config.data_dir, self.model_files.vocab, config.method_set,
@@ -213,74 +251,67 @@ class Run(object):
     def restore(self, state):
         """Continue from the saved state (after building)."""
         self.trainer.load_state(self.store.state_path)
-        self.epochs, self.best, self.best_epoch = state['epochs'], state['best'], state['best_epoch']
-        self.step = state['step']
+        self.progress = Progress(state)
         restore_random_states(state['random'])
         self.log('resuming after epoch %d of %d (best dev %s %.5f)' % (
-            len(self.epochs), self.hyperparameters['epochs'], self.task.metric, self.best))
+            len(self.progress.epochs), self.hyperparameters['epochs'], self.task.metric, self.progress.best))
 
     # -- training ---------------------------------------------------------------------
     def steps_per_epoch(self):
         return int(np.ceil(len(self.inputs.encoded_train) / float(self.hyperparameters['batch_size'])))
 
+    def train(self):
+        """Every epoch left, then the best epoch's weights loaded."""
+        with self.clock.timing('evaluation'):
+            dev_batches = PredictionBatches(self.task, self.inputs.encoded_dev, self.hyperparameters['batch_size'])
+        for epoch in range(len(self.progress.epochs) + 1, self.hyperparameters['epochs'] + 1):
+            self.epoch(epoch, dev_batches)
+        if self.progress.best_epoch is None:
+            # The original would crash loading a file it never wrote; keep the last epoch.
+            self.log("dev %s never rose above 0: using the last epoch's weights" % self.task.metric)
+            self.trainer.save_weights(self.store.weights_path, run_manifest(self))
+        self.trainer.load_weights(self.store.weights_path, self.settings)
+
+    def epoch(self, epoch, dev_batches):
+        """Train, evaluate on dev, save the weights if best and the state, log."""
+        started = time.time()
+        with self.clock.timing('training'):
+            losses = self.train_epoch(epoch)
+        train_seconds = time.time() - started
+        with self.clock.timing('evaluation'):
+            results = dev_batches.results(self.trainer.predict_batch, self.config.progress, 'dev')
+        metrics = self.task.evaluate(self.inputs.dev_examples, self.inputs.encoded_dev, results)
+        score = metrics[self.task.metric]
+        entry = {'epoch': epoch, 'train_loss': float(np.mean(losses)), 'dev': metrics,
+                 'improved': self.task.improves(score, self.progress.best),
+                 'learning_rate': self.trainer.learning_rate(), 'seconds': round(time.time() - started, 3),
+                 'examples_per_second': round(len(self.inputs.encoded_train) / train_seconds, 2)}
+        if self.config.step_losses:
+            entry['losses'] = losses
+        self.progress.add(entry, score)
+        with self.clock.timing('saving'):
+            if entry['improved']:
+                self.trainer.save_weights(self.store.weights_path, run_manifest(self))
+            self.trainer.save_state(self.store.state_path, self.progress.state(self.settings))
+            self.write_record()
+        self.log('epoch %d/%d: train loss %.4f, dev %s %.5f%s (best %.5f)' % (
+            epoch, self.hyperparameters['epochs'], entry['train_loss'], self.task.metric, score,
+            ' *' if entry['improved'] else '', self.progress.best))
+
     def train_epoch(self, epoch):
-        """One epoch; returns the loss of every step."""
+        """One epoch, a step per batch; the loss of every step."""
         h = self.hyperparameters
         collated = (collate(self.task, batch)
                     for batch in batches(self.inputs.encoded_train, h['batch_size'], shuffle=True))
         bar = progress_bar(self.config.progress, prefetched(collated), 'epoch %d/%d' % (epoch, h['epochs']),
                            self.steps_per_epoch())
-
-        def show_loss(losses):
+        losses = []
+        for inputs, labels in bar:
+            losses.append(self.trainer.train_step(inputs, labels, self.progress.step))
+            self.progress.step += 1
             if self.config.progress:
-                bar.set_postfix(loss='%.4f' % np.mean(losses))
-        losses = self.trainer.train_epoch(bar, self.step, show_loss)
-        self.step += len(losses)
+                bar.set_postfix(loss='%.4f' % (sum(losses) / len(losses)))
         return losses
-
-    def predict(self, encoded, description):
-        return predict_results(self.trainer.predict_batch, self.task, encoded, self.hyperparameters['batch_size'],
-                               self.config.progress, description)
-
-    def train(self):
-        h, inputs = self.hyperparameters, self.inputs
-        with self.clock.timing('evaluation'):
-            dev_batches = PredictionBatches(self.task, inputs.encoded_dev, h['batch_size'])
-        for epoch in range(len(self.epochs) + 1, h['epochs'] + 1):
-            started = time.time()
-            with self.clock.timing('training'):
-                losses = self.train_epoch(epoch)
-                loss = float(np.mean(losses))
-            train_seconds = time.time() - started
-            with self.clock.timing('evaluation'):
-                results = dev_batches.results(self.trainer.predict_batch, self.config.progress, 'dev')
-            metrics = self.task.evaluate(inputs.dev_examples, inputs.encoded_dev, results)
-            score = metrics[self.task.metric]
-            improved = self.task.improves(score, self.best)
-            self.epochs.append({
-                'epoch': epoch, 'train_loss': loss, 'dev': metrics, 'improved': improved,
-                'learning_rate': self.trainer.learning_rate(),
-                'seconds': round(time.time() - started, 3),
-                'examples_per_second': round(len(inputs.encoded_train) / train_seconds, 2),
-            })
-            if self.config.step_losses:
-                self.epochs[-1]['losses'] = losses
-            with self.clock.timing('saving'):
-                if improved:
-                    self.best, self.best_epoch = score, epoch
-                    self.trainer.save_weights(self.store.weights_path, self.manifest())
-                self.trainer.save_state(self.store.state_path, {
-                    'settings': self.settings, 'epochs': self.epochs, 'best': self.best,
-                    'best_epoch': self.best_epoch, 'step': self.step, 'random': random_states(),
-                })
-                self.write_record()
-            self.log('epoch %d/%d: train loss %.4f, dev %s %.5f%s (best %.5f)' % (
-                epoch, h['epochs'], loss, self.task.metric, score, ' *' if improved else '', self.best))
-        if self.best_epoch is None:
-            # The original would crash loading a file it never wrote; keep the last epoch.
-            self.log("dev %s never rose above 0: using the last epoch's weights" % self.task.metric)
-            self.trainer.save_weights(self.store.weights_path, self.manifest())
-        self.trainer.load_weights(self.store.weights_path, self.settings)
 
     # -- outputs ----------------------------------------------------------------------
     def write_submissions(self):
@@ -291,67 +322,52 @@ class Run(object):
             for (test_file, examples), encoded in zip(inputs.tests, inputs.encoded_tests)
         ]
         if self.config.write_dev_predictions:
-            results = self.predict(inputs.encoded_dev, 'predict dev')
+            results = predict_results(self.trainer.predict_batch, self.task, inputs.encoded_dev, batch_size,
+                                      self.config.progress, 'predict dev')
             self.dev_predictions = self.store.dev_predictions_path
             write_atomically(self.dev_predictions, self.task.dev_submission(
                 inputs.dev_examples, inputs.encoded_dev, results, inputs.tokenizer))
-
-    def manifest(self):
-        """What the tuned-weights file says about itself."""
-        parameters = self.trainer.parameters
-        return dict(self.settings, task_state=self.task.state(), versions=self.framework.library_versions(),
-                    checkpoint=os.path.abspath(self.model_files.checkpoint),
-                    dev_paths=[os.path.abspath(os.path.join(self.config.data_dir, self.task.name, name))
-                               for name in self.task.dev_files],
-                    trainable_parameters=parameters['trainable'] + parameters['head'],
-                    method_parameters=parameters['by_method'],
-                    epoch=self.best_epoch, dev=self.epochs[-1]['dev'] if self.epochs else None)
-
-    def summary(self):
-        best = self.epochs[self.best_epoch - 1]['dev'] if self.best_epoch else self.epochs[-1]['dev']
-        settings = self.settings
-        return {
-            'task': self.task.name, 'backbone': self.config.backbone,
-            'method': settings['method'], 'methods': settings['methods'],
-            'ffn_prompt_size': settings['ffn_prompt_size'], 'prompt_size': settings['prompt_size'],
-            'hyperparameters': self.hyperparameters, 'seed': self.seed,
-            'metric': self.task.metric, 'best_epoch': self.best_epoch, 'best_dev': best,
-            'parameters': self.trainer.parameters, 'weights': self.store.weights_path,
-            'submissions': self.submissions, 'skipped_records': len(self.inputs.skipped),
-            'dev_predictions': self.dev_predictions, 'data_notices': len(self.inputs.notices),
-            'seconds': round(sum(e['seconds'] for e in self.epochs), 3),
-            'phase_seconds': self.clock.rounded(),
-            'settings': settings,
-        }
 
     def write_record(self, final=False):
         """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
         header = dict(self.settings, device=self.device, stack=self.stack, model_files=self.model_files.read,
                       missing_tokens=self.inputs.missing_tokens,
                       started=time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime(self.started)))
-        self.store.write_record(header, self.epochs, self.summary() if final else None)
+        self.store.write_record(header, self.progress.epochs, run_summary(self) if final else None)
 
-    def execute(self):
-        self.device, self.stack = self.framework.describe_device(self.config.device)
-        if self.config.deterministic_ops:
-            self.framework.deterministic_ops()
-        self.log('device: %s (%s); precision %s%s' % (self.device, self.stack, self.config.precision,
-                                                     ', deterministic ops' if self.config.deterministic_ops else ''))
-        with self.clock.timing('start-up'):
-            completed = self.start()
-        if completed is not None:
-            return completed
-        self.log('%s on %s: %d train / %d dev examples; seed %d' % (
-            self.task.name, self.config.backbone, len(self.inputs.train_examples),
-            len(self.inputs.dev_examples), self.seed))
-        parameters = self.trainer.parameters
-        by_method = ' + '.join('{} {:,}'.format(name, count) for name, count in parameters['by_method'].items())
-        self.log('method %s: {:,} trainable parameters ({}) + {:,} in the head; learning rate %g (%s)'
-                 .format(parameters['trainable'], by_method or 'none', parameters['head'])
-                 % (self.settings['method'], self.hyperparameters['learning_rate'], self.learning_rate_source))
-        self.train()
-        with self.clock.timing('prediction'):
-            self.write_submissions()
-        self.write_record(final=True)
-        self.store.remove_state()
-        return self.summary()
+
+def method_line(method, parameters, learning_rate, source):
+    by_method = ' + '.join('{} {:,}'.format(name, count) for name, count in parameters['by_method'].items())
+    return ('method %s: {:,} trainable parameters ({}) + {:,} in the head; learning rate %g (%s)'
+            .format(parameters['trainable'], by_method or 'none', parameters['head'])
+            % (method, learning_rate, source))
+
+
+def run_manifest(run):
+    """What the tuned-weights file says about itself."""
+    parameters, progress = run.trainer.parameters, run.progress
+    return dict(run.settings, task_state=run.task.state(), versions=run.framework.library_versions(),
+                checkpoint=os.path.abspath(run.model_files.checkpoint),
+                dev_paths=[os.path.abspath(os.path.join(run.config.data_dir, run.task.name, name))
+                           for name in run.task.dev_files],
+                trainable_parameters=parameters['trainable'] + parameters['head'],
+                method_parameters=parameters['by_method'],
+                epoch=progress.best_epoch, dev=progress.epochs[-1]['dev'] if progress.epochs else None)
+
+
+def run_summary(run):
+    """The record's last line, and what ``Run.execute`` returns."""
+    settings, progress = run.settings, run.progress
+    return {
+        'task': run.task.name, 'backbone': run.config.backbone,
+        'method': settings['method'], 'methods': settings['methods'],
+        'ffn_prompt_size': settings['ffn_prompt_size'], 'prompt_size': settings['prompt_size'],
+        'hyperparameters': run.hyperparameters, 'seed': run.seed,
+        'metric': run.task.metric, 'best_epoch': progress.best_epoch, 'best_dev': progress.best_dev(),
+        'parameters': run.trainer.parameters, 'weights': run.store.weights_path,
+        'submissions': run.submissions, 'skipped_records': len(run.inputs.skipped),
+        'dev_predictions': run.dev_predictions, 'data_notices': len(run.inputs.notices),
+        'seconds': round(sum(e['seconds'] for e in progress.epochs), 3),
+        'phase_seconds': run.clock.rounded(),
+        'settings': settings,
+    }

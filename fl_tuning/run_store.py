@@ -8,16 +8,16 @@ import os
 from fl_tuning.data_files import remove_partial_files
 from fl_tuning.errors import InputError
 from fl_tuning.records import read_record, record_path, write_record
+from fl_tuning.weight_files import read_state
 
 OUTPUT_FOLDERS = ('weights', 'results', 'records', 'state')
 
 
 class RunStore(object):
 
-    def __init__(self, output_dir, task_name, read_state, log=print):
-        """``read_state(path)``: the framework's reader of a state file's JSON."""
+    def __init__(self, output_dir, task_name, log=print):
         self.output_dir, self.task_name = output_dir, task_name
-        self.read_state, self.log = read_state, log
+        self.log = log
         self.weights_path = os.path.join(output_dir, 'weights', '%s.weights' % task_name)
         self.record_path = record_path(output_dir, task_name)
         self.state_path = os.path.join(output_dir, 'state', '%s.state' % task_name)
@@ -42,7 +42,7 @@ class RunStore(object):
     def saved_seed(self, default):
         """The seed of the run being resumed (from its state or finished record)."""
         if os.path.isfile(self.state_path):
-            return self.read_state(self.state_path)['settings']['seed']
+            return read_state(self.state_path)['settings']['seed']
         summary = self.completed_summary()
         return summary['settings']['seed'] if summary else default
 
@@ -51,7 +51,7 @@ class RunStore(object):
         one, (None, None) for nothing saved; what was saved must have ``settings``.
         Read before building: neither a refused resume nor a completed run costs a model."""
         if os.path.isfile(self.state_path):
-            state = self.read_state(self.state_path)
+            state = read_state(self.state_path)
             check_same_settings(settings, state['settings'], self.state_path)
             return state, None
         summary = self.completed_summary()

@@ -4,9 +4,9 @@ import io
 import os
 
 from fl_tuning.data_files import write_atomically
-from fl_tuning.records import method_label, read_records
+from fl_tuning.records import method_label, read_records, setting_label
 
-COLUMNS = ('task', 'backbone', 'method', 'ffn_prompt_size', 'prompt_size', 'seed', 'metric',
+COLUMNS = ('task', 'backbone', 'method', 'setting', 'ffn_prompt_size', 'prompt_size', 'seed', 'metric',
            'best_dev', 'best_epoch', 'epochs', 'trainable_parameters', 'seconds', 'status', 'record')
 
 
@@ -15,7 +15,7 @@ def record_row(record):
     run, epochs, summary = record.run, record.epochs, record.summary
     row = {
         'task': run['task'], 'backbone': run['backbone'],
-        'method': method_label(run),
+        'method': method_label(run), 'setting': setting_label(run),
         'ffn_prompt_size': run['ffn_prompt_size'], 'prompt_size': run['prompt_size'],
         'seed': run['seed'], 'epochs': '%d/%d' % (len(epochs), run['hyperparameters']['epochs']),
         'seconds': round(sum(e['seconds'] for e in epochs), 1), 'record': record.path,
@@ -36,7 +36,7 @@ def record_row(record):
 
 def collect(runs_dir):
     rows = [record_row(record) for record in read_records(runs_dir)]
-    rows.sort(key=lambda r: (r['task'], r['backbone'], r['method'], str(r['seed']), r['record']))
+    rows.sort(key=lambda r: (r['task'], r['backbone'], r['method'], r['setting'], str(r['seed']), r['record']))
     return rows
 
 

@@ -15,13 +15,16 @@ import sys
 import time
 
 from fl_tuning.backbones import BACKBONES
-from fl_tuning.errors import InputError
+from fl_tuning.errors import EXIT_RUNNING_ELSEWHERE, InputError
 from fl_tuning.few_shot import FULL, few_shot_k
 from fl_tuning.data_files import cannot_write, check_writable_folder, make_folder, write_atomically
 from fl_tuning.methods import REGISTRY, flag_name, label, parse_method_names
 from fl_tuning.records import read_record, record_path
+from fl_tuning.run_lock import holder_elsewhere, lock_path
 from fl_tuning.tasks import TASK_NAMES
 
+# The checkout whose code writes a SLURM script: its jobs run this code, wherever they start.
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRID_KEYS = ('backbones', 'tasks', 'methods', 'seeds', 'settings', 'data_dir', 'output_dir',
              'few_shot_seed', 'run_args')
 
@@ -112,6 +115,10 @@ class Run(object):
         record = read_record(record_path(self.directory, self.task))
         return record is not None and record.complete
 
+    def running_elsewhere(self):
+        """Who is training this run in another process (its lock's holder), or None."""
+        return holder_elsewhere(self.directory, self.task)
+
 
 def read_grid_file(path):
     """A grid from a JSON or YAML file with the keys of ``Grid``."""
@@ -157,19 +164,54 @@ def slurm_script(runs, path, gpus_per_run=1, cpus_per_run=4, time_limit='24:00:0
     ]
     if gpus_per_run:
         lines.append('#SBATCH --gres=gpu:%d' % gpus_per_run)
-    lines += ['set -euo pipefail', 'runs=(']
+    lines += ['set -euo pipefail',
+              '# this checkout\'s code, whatever folder sbatch was called from and however it is installed',
+              'cd %s' % shlex.quote(CHECKOUT),
+              'export PYTHONPATH=%s${PYTHONPATH:+:$PYTHONPATH}' % shlex.quote(CHECKOUT),
+              'runs=(']
     lines += ['  %s' % shlex.quote(run.directory) for run in runs]
     lines += [')', 'commands=(']
     lines += ['  %s' % shlex.quote(run.shell_command()) for run in runs]
     lines += [')',
               'i=${SLURM_ARRAY_TASK_ID:?run this script with sbatch, or set SLURM_ARRAY_TASK_ID}',
               'mkdir -p "${runs[$i]}"',
-              'echo "run $i: ${commands[$i]}"',
+              'echo "run $i on $(hostname), GPUs: ${CUDA_VISIBLE_DEVICES:-none}: ${commands[$i]}"',
               'eval "${commands[$i]}" >> "${runs[$i]}/run.log" 2>&1']
     make_folder(runs[0].grid.output_dir, path)  # SLURM writes its logs there
     write_atomically(path, '\n'.join(lines) + '\n')
     os.chmod(path, 0o755)
     return path
+
+
+def gres_gpus(gres):
+    """The GPUs in a node's gres as sinfo prints it ('gpu:2', 'gpu:a100:4(S:0-1)', '(null)')."""
+    counts = [item.split('(')[0].split(':')[-1] for item in gres.split(',') if item.startswith('gpu')]
+    return sum(int(count) for count in counts if count.isdigit())
+
+
+def check_cluster_fits(cpus, gpus, sinfo=('sinfo', '--noheader', '--format=%c %G')):
+    """Refuse sizes no node of the cluster has (sbatch accepts such an array and leaves it
+    pending for ever, Reason=PartitionConfig); None, or why nothing was checked."""
+    try:
+        result = subprocess.run(list(sinfo), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return 'the sizes were not checked against a cluster (sinfo: %s)' % (getattr(error, 'strerror', None) or
+                                                                             error)
+    nodes = [line.split() for line in result.stdout.decode().splitlines() if line.strip()]
+    if result.returncode != 0 or not nodes:
+        return 'the sizes were not checked against a cluster (sinfo: %s)' % (
+            result.stderr.decode().strip().splitlines() or ['no nodes'])[0]
+    most_cpus = max(int(node[0].rstrip('+')) for node in nodes)
+    most_gpus = max(gres_gpus(node[1]) if len(node) > 1 else 0 for node in nodes)
+    if cpus > most_cpus:
+        raise InputError('--slurm-cpus %d: the largest node of this cluster has %d CPUs (sinfo), so the array '
+                         'would wait for ever (Reason=PartitionConfig): give --slurm-cpus %d or fewer'
+                         % (cpus, most_cpus, most_cpus))
+    if gpus > most_gpus:
+        raise InputError('--slurm-gpus %d: no node of this cluster has more than %d GPUs (sinfo), so the array '
+                         'would wait for ever: give --slurm-gpus %d or fewer (0: CPUs only)'
+                         % (gpus, most_gpus, most_gpus))
+    return None
 
 
 def clock(seconds):
@@ -184,12 +226,12 @@ class Sweep(object):
         self.runs, self.gpus = runs, list(gpus or [])
         self.workers = len(self.gpus) if self.gpus else workers
         self.stream, self.poll_seconds = stream, poll_seconds
-        self.done, self.failed, self.skipped = [], [], []
+        self.done, self.failed, self.skipped, self.elsewhere = [], [], [], []
 
     def progress(self, running, started):
-        line = 'grid: %d/%d done (%d skipped as complete), %d running, %d failed, %s' % (
+        line = 'grid: %d/%d done (%d skipped as complete), %d running, %d running elsewhere, %d failed, %s' % (
             len(self.done) + len(self.skipped), len(self.runs), len(self.skipped), len(running),
-            len(self.failed), clock(time.time() - started))
+            len(self.elsewhere), len(self.failed), clock(time.time() - started))
         if self.stream.isatty():
             self.stream.write('\r' + line + ' ' * 8)
         else:
@@ -215,7 +257,7 @@ class Sweep(object):
         started = time.time()
         pending = []
         for run in self.runs:
-            (self.skipped if run.complete() else pending).append(run)
+            (self.skipped if run.complete() else self.elsewhere if run.running_elsewhere() else pending).append(run)
         free = list(self.gpus) if self.gpus else [None] * self.workers
         running = {}
         self.progress(running, started)
@@ -228,10 +270,14 @@ class Sweep(object):
                 if process.poll() is not None:
                     del running[run]
                     free.append(gpu)
-                    (self.done if process.returncode == 0 else self.failed).append(run)
+                    outcome = {0: self.done, EXIT_RUNNING_ELSEWHERE: self.elsewhere}.get(process.returncode)
+                    (self.failed if outcome is None else outcome).append(run)
                     self.progress(running, started)
         if self.stream.isatty():
             self.stream.write('\n')
+        for run in self.elsewhere:
+            self.stream.write('running elsewhere, not started here: %s (%s)\n' % (run.name, lock_path(
+                run.directory, run.task)))
         for run in self.failed:
             self.stream.write('failed: %s (log: %s)\n' % (run.name, run.log_path))
         return not self.failed

@@ -10,7 +10,7 @@ import struct
 import numpy as np
 
 from fl_tuning.errors import InputError
-from fl_tuning.manifests import FORMAT
+from fl_tuning.manifests import FORMAT, STATE_FORMAT
 
 HDF5_SIGNATURE = b'\x89HDF\r\n\x1a\n'
 SAFETENSORS_DTYPES = {'F32': np.float32, 'F64': np.float64, 'F16': np.float16, 'I64': np.int64, 'I32': np.int32,
@@ -75,6 +75,11 @@ def read_metadata(path, expected_format=FORMAT):
     return metadata
 
 
+def read_state(path):
+    """The JSON of a state file either framework wrote (its tensors are the framework's)."""
+    return json.loads(read_metadata(path, STATE_FORMAT)['state'])
+
+
 def check_weights_file(path):
     if not os.path.isfile(path):
         raise InputError('tuned-weights file not found: %s' % path)
@@ -82,6 +87,18 @@ def check_weights_file(path):
 
 def read_manifest(path):
     return json.loads(read_metadata(path)['manifest'])
+
+
+def layer_arrays(layers, path, layer, shapes):
+    """The arrays of ``layer`` in ``layers`` ({layer: [arrays]}, read from ``path``), checked
+    against the model's ``shapes`` of that layer (Keras shapes, in order)."""
+    if layer not in layers or len(layers[layer]) != len(shapes):
+        raise InputError('%s has no weights for layer %s' % (path, layer))
+    for index, (value, shape) in enumerate(zip(layers[layer], shapes)):
+        if tuple(value.shape) != tuple(shape):
+            raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
+                path, layer, index, list(value.shape), list(shape)))
+    return layers[layer]
 
 
 def read_layers(path):

@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -25,6 +26,17 @@ def pytest_addoption(parser):
     parser.addoption('--full', action='store_true',
                      help='the full tier: also the tests marked full (both TF stacks, the stack probe, '
                           'export and the modern checks, crash-and-resume, every backbone end to end)')
+
+
+# Written by tests/test_slurm.py when it starts the one-node SLURM cluster; the session
+# (not a test worker) stops the cluster at its end.
+SLURM_STARTED = os.path.join(tempfile.gettempdir(), 'fl_tuning_slurm_started_by_tests')
+
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, 'workerinput') and os.path.exists(SLURM_STARTED):
+        subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'slurm_cluster.sh'), 'stop'])
+        os.remove(SLURM_STARTED)
 
 
 def pytest_collection_modifyitems(config, items):

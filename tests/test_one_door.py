@@ -17,7 +17,7 @@ from fl_tuning.keras.models import BACKBONE_CLASSES
 from fl_tuning.methods import resolve_method_set
 from fl_tuning.run import Run, RunConfig
 from fl_tuning.testing.fixtures import write_clue_fixtures
-from fl_tuning.testing.tiny import write_config, write_tiny_model
+from fl_tuning.testing.tiny import write_config
 from fl_tuning.tf_checkpoint import CheckpointReader, write_checkpoint
 from test_torch import run_cli
 

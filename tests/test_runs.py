@@ -257,6 +257,7 @@ def test_record_has_every_epoch_and_a_summary(tiny_models, data, tmp_path):
 def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
     runs = tmp_path / 'runs'
     run(tiny_models['bert'], data, runs / 'bert-fl-seed1', task='afqmc', epochs=1, seed=1, prompt_size=0)
+    run(tiny_models['bert'], data, runs / 'bert-fl-few2', task='afqmc', epochs=1, seed=1, prompt_size=0, few_shot=2)
     run(tiny_models['nezha'], data, runs / 'nezha-both-seed2', task='c3', epochs=1, seed=2, maxlen=128)
     run(tiny_models['roformer'], data, runs / 'roformer-ptv2', task='cluener', epochs=1, seed=3,
         ffn_prompt_size=0)
@@ -265,20 +266,21 @@ def test_summary_table_over_several_runs(tiny_models, data, tmp_path):
     with open(str(runs / 'bert-fl-seed1' / 'records' / 'afqmc.jsonl')) as f:
         unfinished.write_text(''.join(f.readlines()[:-1]))  # killed before its summary
     rows, text, csv_path, markdown_path = summarize(str(runs))
-    assert [(r['task'], r['backbone'], r['method'], r['seed'], r['status']) for r in rows] == [
-        ('afqmc', 'bert', 'fl', 1, 'complete'),
-        ('afqmc', 'bert', 'fl', 1, 'incomplete'),
-        ('c3', 'nezha', 'fl+ptv2', 2, 'complete'),
-        ('cluener', 'roformer', 'ptv2', 3, 'complete'),
+    assert [(r['task'], r['backbone'], r['method'], r['setting'], r['seed'], r['status']) for r in rows] == [
+        ('afqmc', 'bert', 'fl', 'few2', 1, 'complete'),  # the same task, method and seed, told apart
+        ('afqmc', 'bert', 'fl', 'full', 1, 'complete'),
+        ('afqmc', 'bert', 'fl', 'full', 1, 'incomplete'),
+        ('c3', 'nezha', 'fl+ptv2', 'full', 2, 'complete'),
+        ('cluener', 'roformer', 'ptv2', 'full', 3, 'complete'),
     ]
-    assert rows[0]['trainable_parameters'] == 2 * (32 * 8 + 8 + 8 * 32 + 32) + 32 * 2 + 2
+    assert rows[1]['trainable_parameters'] == 2 * (32 * 8 + 8 + 8 * 32 + 32) + 32 * 2 + 2
     with open(csv_path) as f:
         csv_lines = f.read().splitlines()
-    assert csv_lines[0].startswith('task,backbone,method,ffn_prompt_size,prompt_size,seed,metric,best_dev')
-    assert len(csv_lines) == 5
+    assert csv_lines[0].startswith('task,backbone,method,setting,ffn_prompt_size,prompt_size,seed,metric,best_dev')
+    assert len(csv_lines) == 6
     with open(markdown_path) as f:
-        assert len(f.read().splitlines()) == 6
-    assert 'cluener  roformer  ptv2' in text
+        assert len(f.read().splitlines()) == 7
+    assert 'cluener  roformer  ptv2     full' in text
 
 
 class Crash(Exception):

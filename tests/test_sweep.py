@@ -54,7 +54,7 @@ def test_a_grid_of_four_runs_on_two_workers(tiny_models, data, tmp_path):
         assert lines[0]['run']['method'] == name.split('/')[2] and 'summary' in lines[-1]
         assert os.path.isfile(os.path.join(str(output), name, 'run.log'))
     progress = result.stderr.decode().splitlines()
-    assert progress[-1].startswith('grid: 4/4 done (0 skipped as complete), 0 running, 0 failed')
+    assert progress[-1].startswith('grid: 4/4 done (0 skipped as complete), 0 running, 0 running elsewhere, 0 failed')
 
     again = sweep(*sweep_command(tiny_models['bert'], data, output, '--tasks', 'afqmc,tnews',
                                  '--methods', 'fl,ln+pasta', '--seeds', '1', '--run-args', '--epochs 1'))

@@ -19,10 +19,7 @@ from fl_tuning.model_files import ModelFiles, read_config  # noqa: F401 (part of
 from fl_tuning.keras.models import build_model, last_layer_name, parameter_report as transformer_parameters
 from fl_tuning.keras.optimizers import get_optimizer, learning_rate_at, loss_scaled
 from fl_tuning.keras.precision import float32_layers, set_precision
-from fl_tuning.keras.weights import (
-    library_versions, load_state, load_tuned_weights, read_manifest, read_state, save_state,  # noqa: F401
-    save_tuned_weights,
-)
+from fl_tuning.keras.weights import library_versions, load_state, load_tuned_weights, save_state, save_tuned_weights
 
 NAME = 'keras'
 
@@ -62,16 +59,11 @@ class Trainer(object):
         head = int(sum(K.count_params(w) for w in self.model.trainable_weights) - report['trainable'])
         self.parameters = dict(report, head=head)
 
-    def train_epoch(self, batches, first_step, on_step=None):
-        """Train on ``batches`` ((inputs, labels) pairs); the loss of every step.
-        ``on_step(losses)`` is called after each step (progress)."""
-        losses = []
-        for step, (inputs, labels) in enumerate(batches, first_step):
-            self.dropout.set_step(step)
-            losses.append(float(self.model.train_on_batch(inputs, labels)))
-            if on_step is not None:
-                on_step(losses)
-        return losses
+    def train_step(self, inputs, labels, step):
+        """One optimizer step on a batch (``step``: its number in the run, which seeds the
+        dropout); its loss."""
+        self.dropout.set_step(step)
+        return float(self.model.train_on_batch(inputs, labels))
 
     def predict_batch(self, inputs):
         return self.model.predict_on_batch(inputs)

@@ -18,8 +18,8 @@ import tensorflow as tf
 from fl_tuning.data_files import write_bytes_atomically
 from fl_tuning.errors import InputError
 from fl_tuning.keras.compat import KERAS_VERSION, K
-from fl_tuning.manifests import FORMAT, check_manifest
-from fl_tuning.weight_files import read_layers, read_manifest  # noqa: F401 (read_manifest: the interface)
+from fl_tuning.manifests import FORMAT, STATE_FORMAT, check_manifest
+from fl_tuning.weight_files import layer_arrays, read_layers, read_manifest
 
 
 def library_versions():
@@ -48,17 +48,8 @@ def group_layers(group):
 def layer_values(layers, model, path):
     """(weight, value) pairs for the model's trained layers, shapes checked; ``layers``:
     {layer name: [arrays]}."""
-    pairs = []
-    for layer in trained_layers(model):
-        if layer.name not in layers or len(layers[layer.name]) != len(layer.trainable_weights):
-            raise InputError('%s has no weights for layer %s' % (path, layer.name))
-        for i, weight in enumerate(layer.trainable_weights):
-            value = layers[layer.name][i]
-            if value.shape != K.int_shape(weight):
-                raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
-                    path, layer.name, i, value.shape, K.int_shape(weight)))
-            pairs.append((weight, value))
-    return pairs
+    return [pair for layer in trained_layers(model) for pair in zip(layer.trainable_weights, layer_arrays(
+        layers, path, layer.name, [K.int_shape(weight) for weight in layer.trainable_weights]))]
 
 
 @contextlib.contextmanager
@@ -94,17 +85,12 @@ def optimizer_variables(optimizer):
 def save_state(model, path, state):
     """Everything a resumed run needs: trained weights, optimizer variables, ``state``."""
     with hdf5_written_to(path) as f:
-        f.attrs['format'] = FORMAT + '/state'
+        f.attrs['format'] = STATE_FORMAT
         f.attrs['state'] = json.dumps(state, sort_keys=True)
         write_layers(f.create_group('weights'), model)
         optimizer = f.create_group('optimizer')
         for i, value in enumerate(K.batch_get_value(optimizer_variables(model.optimizer))):
             optimizer.create_dataset(str(i), data=value)
-
-
-def read_state(path):
-    with h5py.File(path, 'r') as f:
-        return json.loads(f.attrs['state'])
 
 
 def load_state(model, path):

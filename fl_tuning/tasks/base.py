@@ -5,6 +5,7 @@ names its kind of head (each framework builds it), and turns model outputs into 
 metrics and the CLUE submission. It knows nothing of the backbone, the tuning method
 or the framework.
 """
+import copy
 import json
 import os
 import queue
@@ -127,13 +128,11 @@ class Task(object):
         return None
 
     def dev_submission(self, examples, encoded, results, tokenizer):
-        """Dev predictions in the CLUE submission format."""
+        """Dev predictions in the CLUE submission format; an example without an id is keyed
+        by ``dev_key`` on a copy (the examples stay as read)."""
         several_files = len(set(source_path(e) for e in examples)) > 1
-        for example in examples:
-            key = self.dev_key(example, several_files)
-            if key is not None:
-                example.id = key
-        return self.submission(examples, encoded, results, tokenizer)
+        return self.submission([keyed(e, self.dev_key(e, several_files)) for e in examples], encoded, results,
+                               tokenizer)
 
     def score(self, examples, predictions, paths):
         """The metrics of ``predictions`` (a dev predictions file's parsed content and
@@ -283,3 +282,12 @@ def unique(items):
             seen.add(item)
             kept.append(item)
     return kept
+
+
+def keyed(example, key):
+    """``example``, or a copy of it with id ``key``."""
+    if key is None:
+        return example
+    copied = copy.copy(example)
+    copied.id = key
+    return copied

@@ -239,27 +239,8 @@ class Cmrc2018(Task):
                     bad_lines.notice(location, 'answers[%d]' % k, 'answer %r does not occur at %d in '
                                      'the context (found %r; kept at that offset, as the original '
                                      'keeps it)' % (text, start, context[start:start + len(text)]))
-        context = lowercase_and_normalize(context)
-        window_size = self.hyperparameters['maxlen'] - len(question) - 3
-        result = []
-        for answer in answers:
-            text = lowercase_and_normalize(answer['text'])
-            # answer_start indexes the context before normalisation (kept quirk)
-            start = answer['answer_start']
-            end = start + len(text)
-            n = 0
-            while True:
-                left, right = n * self.stride, n * self.stride + window_size
-                if left <= start < end <= right:
-                    result.append(Window(qid, question, context[left:right], start - left, end - left))
-                else:
-                    result.append(Window(qid, question, context[left:right], -1, -1))
-                if right >= len(context):
-                    break
-                n += 1
-            if start == -1:
-                break
-        return result
+        return stride_split(qid, question, lowercase_and_normalize(context), answers,
+                            self.hyperparameters['maxlen'] - len(question) - 3, self.stride)
 
     # few-shot: questions (all their windows), four per K
     few_shot_rule, few_shot_quota = 'quota', 4
@@ -278,16 +259,8 @@ class Cmrc2018(Task):
             chosen.setdefault(path, set()).add(qid)
         written = []
         for path, qids in chosen.items():
-            document = read_json(path)
-            articles = []
-            for article in document['data']:
-                paragraphs = [dict(p, qas=[qa for qa in p['qas'] if str(qa['id']) in qids])
-                              for p in article['paragraphs']]
-                paragraphs = [p for p in paragraphs if p['qas']]
-                if paragraphs:
-                    articles.append(dict(article, paragraphs=paragraphs))
             target = os.path.join(folder, os.path.basename(path))
-            write_atomically(target, json.dumps(dict(document, data=articles), ensure_ascii=False))
+            write_atomically(target, json.dumps(with_questions(read_json(path), qids), ensure_ascii=False))
             written.append(target)
         return written
 
@@ -353,17 +326,8 @@ class Cmrc2018(Task):
     def score(self, windows, predictions, path):
         if not isinstance(predictions, dict):
             raise InputError('%s: expected a JSON object {question id: answer text}' % path)
-        answers = {}
-        for source_path, qid in unique(w.source for w in windows):
-            answers[qid] = None
-        for source_path in unique(w.source[0] for w in windows):
-            for article in read_json(source_path)['data']:
-                for paragraph in article['paragraphs']:
-                    for qa in paragraph['qas']:
-                        if str(qa['id']) in answers:
-                            answers[str(qa['id'])] = [a['text'] for a in qa['answers']]
-        return cmrc_scoring.score(answers, dict((qid, answer_text(value, qid, path))
-                                                for qid, value in predictions.items()))
+        return cmrc_scoring.score(gold_answers(windows), dict((qid, answer_text(value, qid, path))
+                                                              for qid, value in predictions.items()))
 
     def submission(self, windows, encoded, results, tokenizer):
         answers = {}
@@ -375,6 +339,55 @@ class Cmrc2018(Task):
             # Cut from the normalised window, as the original (lowercased answers).
             answers[window.qid] = window.text[covered[0]:covered[-1] + 1] if covered else ''
         return json.dumps(answers, indent=4, ensure_ascii=False)
+
+
+def stride_split(qid, question, context, answers, window_size, stride):
+    """The original's stride_split: windows of ``window_size`` characters every ``stride``,
+    for each answer in turn, labelled with the answer where it lies inside; it stops
+    after an answer at -1 (a test question's placeholder)."""
+    result = []
+    for answer in answers:
+        text = lowercase_and_normalize(answer['text'])
+        # answer_start indexes the context before normalisation (kept quirk)
+        start = answer['answer_start']
+        end = start + len(text)
+        n = 0
+        while True:
+            left, right = n * stride, n * stride + window_size
+            if left <= start < end <= right:
+                result.append(Window(qid, question, context[left:right], start - left, end - left))
+            else:
+                result.append(Window(qid, question, context[left:right], -1, -1))
+            if right >= len(context):
+                break
+            n += 1
+        if start == -1:
+            break
+    return result
+
+
+def with_questions(document, qids):
+    """A CMRC 2018 document with only the questions ``qids`` (and the paragraphs and
+    articles that hold one)."""
+    articles = []
+    for article in document['data']:
+        paragraphs = [dict(p, qas=[qa for qa in p['qas'] if str(qa['id']) in qids]) for p in article['paragraphs']]
+        paragraphs = [p for p in paragraphs if p['qas']]
+        if paragraphs:
+            articles.append(dict(article, paragraphs=paragraphs))
+    return dict(document, data=articles)
+
+
+def gold_answers(windows):
+    """{question id: its answer texts} of the windows' questions, from their source files."""
+    answers = dict((qid, None) for _, qid in unique(w.source for w in windows))
+    for source_path in unique(w.source[0] for w in windows):
+        for article in read_json(source_path)['data']:
+            for paragraph in article['paragraphs']:
+                for qa in paragraph['qas']:
+                    if str(qa['id']) in answers:
+                        answers[str(qa['id'])] = [a['text'] for a in qa['answers']]
+    return answers
 
 
 def answer_text(value, qid, path):

@@ -10,73 +10,15 @@ adds relative position vectors (a fixed sinusoid table, distances clipped at 64)
 the attention logits and outputs; RoFormer rotates queries and keys.
 """
 import math
-from collections import OrderedDict
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fl_tuning.backbones import INITIALIZER_STDDEV, NEZHA_MAX_RELATIVE_POSITION
-from fl_tuning.initial_values import generator, truncated_normal
-from fl_tuning.layer_names import attention_name, feed_forward_name, norm_name
+from fl_tuning.backbones import NEZHA_MAX_RELATIVE_POSITION
 
 # bert4keras' K.infinity(): what masked attention logits and pointer cells get.
 MASKED = -1e12
-# Weights the Keras model creates that are not on the PyTorch side's path (the MLM head
-# of application='unilm': dense kernel and bias, LayerNorm, output bias).
-UNUSED_KERAS_WEIGHTS = 5
-
-
-class Slot(object):
-    """A weight in the Keras model's creation order: its parameter here (None where
-    the Keras weight is loaded or has no counterpart) and its Keras initializer:
-    'truncated_normal' or 'normal' (stddev 0.02, drawn), 'zeros' or 'ones'."""
-
-    def __init__(self, parameter=None, draw=None, transposed=False):
-        self.parameter, self.draw, self.transposed = parameter, draw, transposed
-
-    def keras_shape(self):
-        shape = tuple(self.parameter.shape)
-        return shape[::-1] if self.transposed else shape
-
-    def assign(self, seed, place):
-        if self.parameter is None:
-            return
-        if self.draw in ('zeros', 'ones'):
-            with torch.no_grad():
-                self.parameter.fill_(1.0 if self.draw == 'ones' else 0.0)
-            return
-        rng = generator(seed, place)
-        if self.draw == 'truncated_normal':
-            value = truncated_normal(rng, self.keras_shape(), 0.0, INITIALIZER_STDDEV)
-        else:
-            value = rng.normal(0.0, INITIALIZER_STDDEV, size=self.keras_shape())
-        value = value.astype(np.float32)
-        with torch.no_grad():
-            self.parameter.copy_(torch.from_numpy(np.ascontiguousarray(value.T if self.transposed else value)))
-
-
-def linear_slots(linear):
-    """A Dense layer's kernel (drawn) and bias (zeros), in Keras' order."""
-    slots = [Slot(linear.weight, 'truncated_normal', transposed=True)]
-    if linear.bias is not None:
-        slots.append(Slot(linear.bias, 'zeros'))
-    return slots
-
-
-def linear_layout(linear):
-    """A Dense layer's kernel (stored [in, out]) and bias in the Keras layout."""
-    return [(linear.weight, True)] + ([(linear.bias, False)] if linear.bias is not None else [])
-
-
-def norm_layout(norm):
-    """A LayerNormalization's beta and gamma, in bert4keras' order."""
-    return [(norm.bias, False), (norm.weight, False)]
-
-
-def loaded(count):
-    return [Slot() for _ in range(count)]
 
 
 def relative_position_table(max_relative, depth):
@@ -254,46 +196,6 @@ class TunedEncoder(nn.Module):
         return o.transpose(1, 2).reshape(batch, length, self.hidden_size)
 
     # -- weights ---------------------------------------------------------------------
-    def creation_order(self):
-        """Slots in the order the Keras model creates its weights (fl_tuning.initial_values)."""
-        embedding_weights = 4 + self.absolute_positions + 2 * hasattr(self.model, 'embeddings_project')
-        order = loaded(embedding_weights)
-        for method in self.methods:
-            order += method.creation_slots(self, 'embeddings')
-        for index in range(self.num_hidden_layers):
-            for method in self.methods:
-                order += method.creation_slots(self, 'block', index)
-            if index == 0 and self.backbone_name == 'nezha':
-                order += loaded(1)  # the relative position table, fixed
-            for method in self.methods:
-                order += method.creation_slots(self, 'prefixes', index)
-            order += loaded(8 + 2 + 4)  # attention, its LayerNorm, the feed-forward layer
-            for method in self.methods:
-                order += method.creation_slots(self, 'feed_forward', index)
-            order += loaded(2)
-        return order + loaded(UNUSED_KERAS_WEIGHTS)
-
-    def backbone_keras_layers(self):
-        """{bert4keras layer name: [(parameter, transposed)]} of the backbone's weights."""
-        embeddings = self.model.embeddings
-        layers = OrderedDict([('Embedding-Token', [(embeddings.word_embeddings.weight, False)]),
-                              ('Embedding-Segment', [(embeddings.token_type_embeddings.weight, False)])])
-        if self.absolute_positions:
-            layers['Embedding-Position'] = [(embeddings.position_embeddings.weight, False)]
-        layers['Embedding-Norm'] = norm_layout(embeddings.LayerNorm)
-        if hasattr(self.model, 'embeddings_project'):
-            layers['Embedding-Mapping'] = linear_layout(self.model.embeddings_project)
-        for index, layer in enumerate(self.model.encoder.layer):
-            attention = layer.attention
-            layers[attention_name(index)] = [w for linear in (attention.self.query, attention.self.key,
-                                                              attention.self.value, attention.output.dense)
-                                             for w in linear_layout(linear)]
-            layers[norm_name(attention_name(index))] = norm_layout(attention.output.LayerNorm)
-            feed_forward = feed_forward_name(index)
-            layers[feed_forward] = linear_layout(layer.intermediate.dense) + linear_layout(layer.output.dense)
-            layers[norm_name(feed_forward)] = norm_layout(layer.output.LayerNorm)
-        return layers
-
     def keras_layers(self):
         """[(Keras layer name, [(parameter, transposed)])] of everything the methods train."""
         return [entry for method in self.methods for entry in method.keras_layers(self)]

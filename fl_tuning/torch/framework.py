@@ -22,8 +22,8 @@ from fl_tuning.torch.heads import TaskModel
 from fl_tuning.torch.hf_folders import load_backbone_weights, mlm_head, model_files
 from fl_tuning.torch.methods import torch_methods
 from fl_tuning.torch.optimizer import KerasAdamW
-from fl_tuning.torch.weights import (  # noqa: F401 (read_manifest, read_state, library_versions: the interface)
-    library_versions, load_state, load_tuned_weights, read_manifest, read_state, save_state, save_tuned_weights,
+from fl_tuning.torch.weights import (  # noqa: F401 (library_versions: the interface)
+    library_versions, load_state, load_tuned_weights, save_state, save_tuned_weights,
 )
 
 NAME = 'torch'
@@ -123,21 +123,18 @@ class Trainer(object):
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == 'bf16')
 
-    def train_epoch(self, batches, first_step, on_step=None):
-        """Train on ``batches`` ((inputs, labels) pairs); the loss of every step."""
-        self.model.train()
-        losses = []
-        for step, (inputs, labels) in enumerate(batches, first_step):
-            self.model.encoder.seed_dropout(self.seed, step)
-            with self.autocast():
-                scores = self.model([as_tensor(x, self.device) for x in inputs])
-            loss = self.model.head.loss(scores, torch.as_tensor(np.asarray(labels), device=self.device).float())
-            loss.backward()
-            self.optimizer.step()
-            losses.append(loss.item())
-            if on_step is not None:
-                on_step(losses)
-        return losses
+    def train_step(self, inputs, labels, step):
+        """One optimizer step on a batch (``step``: its number in the run, which seeds the
+        dropout); its loss."""
+        if not self.model.training:  # after predicting
+            self.model.train()
+        self.model.encoder.seed_dropout(self.seed, step)
+        with self.autocast():
+            scores = self.model([as_tensor(x, self.device) for x in inputs])
+        loss = self.model.head.loss(scores, torch.as_tensor(np.asarray(labels), device=self.device).float())
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
 
     @torch.no_grad()
     def predict_batch(self, inputs):

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fl_tuning.layer_names import HEAD_NAMES
-from fl_tuning.torch.encoder import MASKED, Slot, linear_layout, linear_slots, rotate, sinusoids
+from fl_tuning.torch.encoder import MASKED, rotate, sinusoids
+from fl_tuning.torch.keras_layout import Slot, creation_order, linear_layout, linear_slots
 
 
 def linear_weights(linear, name):
@@ -171,7 +172,7 @@ class TaskModel(nn.Module):
         return self.head(x, mask, inputs[2:])
 
     def creation_order(self):
-        return self.encoder.creation_order() + self.head.creation_slots()
+        return creation_order(self.encoder) + self.head.creation_slots()
 
     def keras_layers(self):
         """The trained parameters in the faithful port's tuned-weights layout."""

@@ -16,10 +16,9 @@ from safetensors.torch import load_file, save
 
 from fl_tuning.data_files import write_bytes_atomically
 from fl_tuning.errors import InputError
-from fl_tuning.manifests import FORMAT, check_manifest
-from fl_tuning.weight_files import layer_key, read_layers, read_manifest, read_metadata  # noqa: F401 (interface)
+from fl_tuning.manifests import FORMAT, STATE_FORMAT, check_manifest
+from fl_tuning.weight_files import layer_arrays, layer_key, read_layers, read_manifest, read_metadata
 
-STATE_FORMAT = FORMAT + '/state'
 OPTIMIZER_PREFIX = 'optimizer/'
 
 
@@ -34,10 +33,6 @@ def trained_tensors(model):
     return dict((name, p.detach().contiguous().cpu()) for name, p in model.named_parameters() if p.requires_grad)
 
 
-def read_state(path):
-    return json.loads(read_metadata(path, STATE_FORMAT)['state'])
-
-
 def keras_layout(model):
     """{'<layer>/<index>': tensor in Keras' shape} of the model's trained parameters."""
     return dict((layer_key(layer, index), (p.detach().t() if transposed else p.detach()).contiguous().cpu())
@@ -48,15 +43,9 @@ def assign_layers(model, layers, path):
     """Copy {layer: [arrays]} (either framework's file) onto the model's trained parameters."""
     with torch.no_grad():
         for layer, weights in model.keras_layers():
-            if layer not in layers or len(layers[layer]) != len(weights):
-                raise InputError('%s has no weights for layer %s' % (path, layer))
-            for index, ((parameter, transposed), value) in enumerate(zip(weights, layers[layer])):
-                value = torch.from_numpy(np.array(value.T if transposed else value))  # copied, 0-d kept
-                if tuple(value.shape) != tuple(parameter.shape):
-                    raise InputError('%s: layer %s weight %d has shape %s, the model expects %s' % (
-                        path, layer, index, list(value.shape)[::-1] if transposed else list(value.shape),
-                        list(parameter.shape)[::-1] if transposed else list(parameter.shape)))
-                parameter.copy_(value)
+            keras_shapes = [tuple(p.shape)[::-1] if transposed else tuple(p.shape) for p, transposed in weights]
+            for (parameter, transposed), value in zip(weights, layer_arrays(layers, path, layer, keras_shapes)):
+                parameter.copy_(torch.from_numpy(np.array(value.T if transposed else value)))  # copied, 0-d kept
 
 
 def assign_trained(model, tensors, path):

@@ -5,7 +5,7 @@ from torch import nn
 
 import fl_tuning.methods.apt as methods_apt
 from fl_tuning.layer_names import gate_name
-from fl_tuning.torch.encoder import Slot, linear_layout, linear_slots
+from fl_tuning.torch.keras_layout import Slot, linear_layout, linear_slots
 from fl_tuning.torch.methods.ptv2 import Prefixes, PTuningV2
 
 

@@ -1,5 +1,6 @@
 """Full fine-tuning on PyTorch: every backbone weight on the path trains."""
 import fl_tuning.methods.finetune as methods_finetune
+from fl_tuning.torch.keras_layout import backbone_keras_layers
 from fl_tuning.torch.methods.base import TorchMethod
 
 
@@ -8,4 +9,4 @@ class FineTuning(methods_finetune.FineTuning, TorchMethod):
         return encoder.backbone_parameters()
 
     def keras_layers(self, encoder):
-        return list(encoder.backbone_keras_layers().items())
+        return list(backbone_keras_layers(encoder).items())

@@ -7,7 +7,7 @@ from torch import nn
 import fl_tuning.methods.fl as methods_fl
 from fl_tuning.layer_names import feed_forward_name
 from fl_tuning.torch.added_units import units_in, units_out, widened_inputs, widened_outputs
-from fl_tuning.torch.encoder import linear_layout, linear_slots
+from fl_tuning.torch.keras_layout import linear_layout, linear_slots
 from fl_tuning.torch.methods.base import TorchMethod
 
 

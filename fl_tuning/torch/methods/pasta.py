@@ -8,7 +8,7 @@ from torch import nn
 import fl_tuning.methods.pasta as methods_pasta
 from fl_tuning.methods.base import CLS_ID, SEP_ID
 from fl_tuning.layer_names import adaptation_name
-from fl_tuning.torch.encoder import Slot
+from fl_tuning.torch.keras_layout import Slot
 from fl_tuning.torch.methods.base import TorchMethod
 
 

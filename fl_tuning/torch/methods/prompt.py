@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import fl_tuning.methods.prompt as methods_prompt
-from fl_tuning.torch.encoder import Slot
+from fl_tuning.torch.keras_layout import Slot
 from fl_tuning.torch.methods.base import TorchMethod
 
 

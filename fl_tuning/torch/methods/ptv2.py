@@ -6,7 +6,7 @@ from torch import nn
 
 import fl_tuning.methods.ptv2 as methods_ptv2
 from fl_tuning.layer_names import prefix_name
-from fl_tuning.torch.encoder import Slot
+from fl_tuning.torch.keras_layout import Slot
 from fl_tuning.torch.methods.base import TorchMethod
 
 # The original's prompt layer hard-codes this rate instead of reading the config.
