@@ -33,8 +33,11 @@ start() {
     fi
     if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
             || ! command -v munged >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurmctld slurmd slurm-client munge >/dev/null \
-            || { echo "slurm_cluster: apt-get could not install slurmctld slurmd slurm-client munge" >&2; exit 2; }
+        local packages="slurmctld slurmd slurm-client munge"
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages >/dev/null; } \
+            || { echo "slurm_cluster: apt-get could not install $packages" >&2; exit 2; }
     fi
     if [ -f "$folder/slurmctld.pid" ] && SLURM_CONF="$conf" sinfo --noheader >/dev/null 2>&1; then
         echo "export SLURM_CONF=$conf"  # already up: its running jobs go on

@@ -45,6 +45,8 @@ def cluster():
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         result = subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'slurm_cluster.sh'), 'start', '--gpus', '2'],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if b'could not install' in result.stderr:  # no package registry here: say so, do not fail
+            pytest.skip(result.stderr.decode().strip())
         assert result.returncode == 0, result.stderr.decode()
         open(SLURM_STARTED, 'w').close()
     return dict(os.environ, SLURM_CONF=result.stdout.decode().strip().split('=', 1)[1], PYTHONPATH='')
