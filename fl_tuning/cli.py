@@ -78,9 +78,12 @@ def run_config(args, backbone, task):
 
 def execute_run(config):
     from fl_tuning.framework import load_framework
+    from fl_tuning.processes import run_processes
     from fl_tuning.run import Run
     summary = Run(config).execute()
     load_framework(config.framework).reset()
+    if not run_processes().writer:
+        return summary
     best = summary['best_dev'][summary['metric']]
     print('best dev %s: %.5f (epoch %s)' % (summary['metric'], best, summary['best_epoch']))
     for path in summary['submissions']:
@@ -346,7 +349,9 @@ def sweep_parser(commands):
     where.add_argument('--gpus', type=comma_list(int), help='one run per GPU, each seeing only its GPU')
     where.add_argument('--dry-run', action='store_true', help='print one command per run')
     where.add_argument('--slurm', metavar='FILE', help='write a SLURM job array of the incomplete runs')
-    sweep.add_argument('--slurm-gpus', type=count(0), default=1, help='GPUs per array task (default 1)')
+    sweep.add_argument('--slurm-gpus', type=count(0), default=1,
+                       help='GPUs per array task (default 1); above 1 (--framework torch), torchrun spreads each '
+                            'run over them')
     sweep.add_argument('--slurm-cpus', type=count(1), default=4, help='CPUs per array task (default 4)')
     sweep.add_argument('--slurm-time', default='24:00:00', help='time limit per run (default 24:00:00)')
     sweep.add_argument('--slurm-parallel', type=count(1), help='at most this many array tasks at once')
@@ -466,14 +471,30 @@ def guarded(function, args):
     one line and exit code 4."""
     from fl_tuning.errors import (EXIT_BAD_INPUT, EXIT_CANNOT_WRITE, EXIT_RUNNING_ELSEWHERE, InputError, OutputError,
                                   RunInProgress)
+    from fl_tuning.processes import says_bad_input
     codes = ((InputError, EXIT_BAD_INPUT), (OutputError, EXIT_CANNOT_WRITE), (RunInProgress, EXIT_RUNNING_ELSEWHERE))
     try:
         function(args)
     except (InputError, OutputError, RunInProgress) as error:
-        for line in str(error).splitlines():
-            print('error: %s' % line, file=sys.stderr)
+        if not isinstance(error, InputError) or says_bad_input():
+            for line in str(error).splitlines():
+                print('error: %s' % line, file=sys.stderr)
         return next(code for kind, code in codes if isinstance(error, kind))
     return 0
+
+
+def one_process(command):
+    """``command`` refused under torchrun: only ``run`` shares its work out over processes
+    (the others would each do all of it, and write the same files)."""
+    def checked(args):
+        from fl_tuning.errors import InputError
+        from fl_tuning.processes import run_processes
+        world_size = run_processes().world_size
+        if world_size > 1:
+            raise InputError('WORLD_SIZE=%d: only the run command spreads over processes (torchrun); start '
+                             '%s as one process' % (world_size, args.command))
+        command(args)
+    return checked
 
 
 def main(argv=None):
@@ -482,7 +503,8 @@ def main(argv=None):
     if args.command is None:
         build_parser().print_help()
         return 2
-    return guarded(COMMANDS[args.command][1], args)
+    command = COMMANDS[args.command][1]
+    return guarded(command if args.command == 'run' else one_process(command), args)
 
 
 def task_script_main(script_path, argv=None):

@@ -2,7 +2,10 @@
 
 A framework is a module (``fl_tuning/<name>/framework.py``) that provides:
 
-- ``NAME``; ``describe_device(device=None)`` -> (device, stack) that runs, for logs and records;
+- ``NAME``; ``DISTRIBUTED``: whether one run may be spread over processes
+  (fl_tuning.processes: each process then trains and predicts its share of every batch,
+  the gradients summed over processes, and ``load_weights`` waits for the writer's file);
+  ``describe_device(device=None)`` -> (device, stack) that runs, for logs and records;
 - ``ModelFiles(model_dir, checkpoint, backbone, log)``: the pretrained model's files
   found and checked (``.config``, ``.vocab``, ``.checkpoint``, ``.fingerprints``);
 - ``Trainer(backbone, model_files, method_set, keep_tokens, task, seed,

@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import os
 import random
+import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -22,7 +24,8 @@ from fl_tuning.errors import InputError
 from fl_tuning.framework import load_framework
 from fl_tuning.manifests import fingerprint
 from fl_tuning.methods import default_learning_rate, label, method_set_from_sizes, sizes
-from fl_tuning.prediction import PredictionBatches, predict_results, progress_bar, write_submission
+from fl_tuning.prediction import PredictionBatches, predict_results, progress_bar
+from fl_tuning.processes import run_processes
 from fl_tuning.run_inputs import RunInputs, check_run_data
 from fl_tuning.run_lock import RunLock
 from fl_tuning.run_options import OPTIONS, OVERRIDABLE, RUN_OPTIONS, recorded
@@ -158,13 +161,26 @@ class Progress(object):
         return self.epochs[(self.best_epoch or len(self.epochs)) - 1]['dev']
 
 
+def quiet(line):
+    """The log of a process that is not the run's writer."""
+
+
 class Run(object):
     """``execute`` does a run's steps in order: ``start`` (inputs, identity, store,
-    trainer), every epoch, the submissions, the final record."""
+    trainer), every epoch, the submissions, the final record. Spread over processes
+    (torchrun; fl_tuning.processes), every process does every step on the same inputs and
+    the framework shares out the batches; only the writer (rank 0) locks, logs and writes."""
 
     def __init__(self, config, log=print):
-        self.config, self.log = config, log
+        self.config = config
         self.framework = load_framework(config.framework)
+        self.processes = run_processes()
+        if self.processes.world_size > 1 and not self.framework.DISTRIBUTED:
+            raise InputError('WORLD_SIZE=%d: the %s side runs on one device (the faithful port); spread a run '
+                             'over processes with --framework torch' % (self.processes.world_size, config.framework))
+        self.writes = self.processes.writer
+        self.log = log if self.writes else quiet
+        self.show_progress = config.progress and self.writes
         named = get_task(config.task)  # as the table and the CLUE files define it
         hyperparameters, self.learning_rate_source = run_hyperparameters(
             named.hyperparameters, config.method_set, config.overrides)
@@ -173,7 +189,7 @@ class Run(object):
             files_in_task_folder(named, config.data_dir, 'train', config.train_files),
             files_in_task_folder(named, config.data_dir, 'dev', config.dev_files))
         self.hyperparameters = self.task.hyperparameters
-        self.store = RunStore(config.output_dir, self.task.name, log)
+        self.store = RunStore(config.output_dir, self.task.name, self.log)
         self.lock = RunLock(config.output_dir, self.task.name)
         self.clock = PhaseClock()
         self.started = time.time()
@@ -182,6 +198,7 @@ class Run(object):
         self.seed = config.seed if config.seed is not None else draw_seed()
         self.progress = Progress()
         self.submissions, self.dev_predictions = [], None
+        self.scratch = None  # where a process other than the writer draws its few-shot samples
 
     def execute(self):
         """The run's steps, its folder locked throughout (fl_tuning.run_lock); a run that
@@ -191,6 +208,9 @@ class Run(object):
         except BaseException:
             self.lock.release(undo=self.trainer is None)
             raise
+        finally:
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         self.lock.release()
         return result
 
@@ -198,8 +218,9 @@ class Run(object):
         self.device, self.stack = self.framework.describe_device(self.config.device)
         if self.config.deterministic_ops:
             self.framework.deterministic_ops()
-        self.log('device: %s (%s); precision %s%s' % (self.device, self.stack, self.config.precision,
-                                                     ', deterministic ops' if self.config.deterministic_ops else ''))
+        self.log('device: %s (%s); precision %s%s; %s' % (
+            self.device, self.stack, self.config.precision,
+            ', deterministic ops' if self.config.deterministic_ops else '', processes_text(self.processes)))
         with self.clock.timing('start-up'):
             completed = self.start()
         if completed is not None:
@@ -212,8 +233,9 @@ class Run(object):
         self.train()
         with self.clock.timing('prediction'):
             self.write_submissions()
-        self.write_record(final=True)
-        self.store.remove_state()
+        if self.writes:
+            self.write_record(final=True)
+            self.store.remove_state()
         return run_summary(self)
 
     # -- before training ------------------------------------------------------------
@@ -225,12 +247,14 @@ class Run(object):
         check_run_data(config.data_dir, self.task)
         self.model_files = self.framework.ModelFiles(config.model_dir, config.checkpoint, config.backbone,
                                                      self.log)
-        self.lock.acquire()  # after the input checks, before reading the data and writing anything
-        samples = [(split, k, config.few_shot_seed, self.store.few_shot_folder(split, k, config.few_shot_seed))
+        if self.writes:
+            self.lock.acquire()  # after the input checks, before reading the data and writing anything
+        samples = [(split, k, config.few_shot_seed, self.few_shot_folder(split, k))
                    for split, k in (('train', config.few_shot), ('dev', config.few_shot_dev)) if k]
         self.inputs = RunInputs(self.task, config.data_dir, self.model_files.vocab, config.method_set,
-                                config.skip_bad_lines, samples, config.progress, self.log, self.clock)
-        self.store.remove_partial_files()
+                                config.skip_bad_lines, samples, self.show_progress, self.log, self.clock)
+        if self.writes:
+            self.store.remove_partial_files()
         state = None
         if config.resume and config.seed is None:
             self.seed = self.store.saved_seed(self.seed)
@@ -247,6 +271,13 @@ class Run(object):
         if state is not None:
             self.restore(state)
         return None
+
+    def few_shot_folder(self, split, k):
+        folder = self.store.few_shot_folder(split, k, self.config.few_shot_seed)
+        if self.writes:
+            return folder
+        self.scratch = self.scratch or tempfile.mkdtemp(prefix='fl_tuning_rank%d_' % self.processes.rank)
+        return os.path.join(self.scratch, os.path.relpath(folder, self.config.output_dir))
 
     def restore(self, state):
         """Continue from the saved state (after building)."""
@@ -266,7 +297,7 @@ class Run(object):
             dev_batches = PredictionBatches(self.task, self.inputs.encoded_dev, self.hyperparameters['batch_size'])
         for epoch in range(len(self.progress.epochs) + 1, self.hyperparameters['epochs'] + 1):
             self.epoch(epoch, dev_batches)
-        if self.progress.best_epoch is None:
+        if self.progress.best_epoch is None and self.writes:
             # The original would crash loading a file it never wrote; keep the last epoch.
             self.log("dev %s never rose above 0: using the last epoch's weights" % self.task.metric)
             self.trainer.save_weights(self.store.weights_path, run_manifest(self))
@@ -279,7 +310,7 @@ class Run(object):
             losses = self.train_epoch(epoch)
         train_seconds = time.time() - started
         with self.clock.timing('evaluation'):
-            results = dev_batches.results(self.trainer.predict_batch, self.config.progress, 'dev')
+            results = dev_batches.results(self.trainer.predict_batch, self.show_progress, 'dev')
         metrics = self.task.evaluate(self.inputs.dev_examples, self.inputs.encoded_dev, results)
         score = metrics[self.task.metric]
         entry = {'epoch': epoch, 'train_loss': float(np.mean(losses)), 'dev': metrics,
@@ -290,50 +321,64 @@ class Run(object):
             entry['losses'] = losses
         self.progress.add(entry, score)
         with self.clock.timing('saving'):
+            self.save(entry)
+        self.log('epoch %d/%d: train loss %.4f, dev %s %.5f%s (best %.5f)' % (
+            epoch, self.hyperparameters['epochs'], entry['train_loss'], self.task.metric, score,
+            ' *' if entry['improved'] else '', self.progress.best))
+
+    def save(self, entry):
+        """The weights if best, the state and the record (the writer's part)."""
+        if self.writes:
             if entry['improved']:
                 self.trainer.save_weights(self.store.weights_path, run_manifest(self))
             self.trainer.save_state(self.store.state_path, self.progress.state(self.settings))
             self.write_record()
-        self.log('epoch %d/%d: train loss %.4f, dev %s %.5f%s (best %.5f)' % (
-            epoch, self.hyperparameters['epochs'], entry['train_loss'], self.task.metric, score,
-            ' *' if entry['improved'] else '', self.progress.best))
 
     def train_epoch(self, epoch):
         """One epoch, a step per batch; the loss of every step."""
         h = self.hyperparameters
         collated = (collate(self.task, batch)
                     for batch in batches(self.inputs.encoded_train, h['batch_size'], shuffle=True))
-        bar = progress_bar(self.config.progress, prefetched(collated), 'epoch %d/%d' % (epoch, h['epochs']),
+        bar = progress_bar(self.show_progress, prefetched(collated), 'epoch %d/%d' % (epoch, h['epochs']),
                            self.steps_per_epoch())
         losses = []
         for inputs, labels in bar:
             losses.append(self.trainer.train_step(inputs, labels, self.progress.step))
             self.progress.step += 1
-            if self.config.progress:
+            if self.show_progress:
                 bar.set_postfix(loss='%.4f' % (sum(losses) / len(losses)))
         return losses
 
     # -- outputs ----------------------------------------------------------------------
     def write_submissions(self):
+        """Every process predicts (its share); the writer writes."""
         inputs, batch_size = self.inputs, self.hyperparameters['batch_size']
-        self.submissions = [
-            write_submission(self.trainer.predict_batch, self.task, inputs.tokenizer, examples, encoded,
-                             batch_size, self.store.submission_path(test_file), self.config.progress)
-            for (test_file, examples), encoded in zip(inputs.tests, inputs.encoded_tests)
-        ]
+        for (test_file, examples), encoded in zip(inputs.tests, inputs.encoded_tests):
+            path = self.store.submission_path(test_file)
+            results = predict_results(self.trainer.predict_batch, self.task, encoded, batch_size,
+                                      self.show_progress, 'predict %s' % os.path.basename(path))
+            if self.writes:
+                write_atomically(path, self.task.submission(examples, encoded, results, inputs.tokenizer))
+            self.submissions.append(path)
         if self.config.write_dev_predictions:
             results = predict_results(self.trainer.predict_batch, self.task, inputs.encoded_dev, batch_size,
-                                      self.config.progress, 'predict dev')
+                                      self.show_progress, 'predict dev')
             self.dev_predictions = self.store.dev_predictions_path
-            write_atomically(self.dev_predictions, self.task.dev_submission(
-                inputs.dev_examples, inputs.encoded_dev, results, inputs.tokenizer))
+            if self.writes:
+                write_atomically(self.dev_predictions, self.task.dev_submission(
+                    inputs.dev_examples, inputs.encoded_dev, results, inputs.tokenizer))
 
     def write_record(self, final=False):
         """The record: a ``run`` line (settings), one line per epoch, a ``summary``."""
-        header = dict(self.settings, device=self.device, stack=self.stack, model_files=self.model_files.read,
+        header = dict(self.settings, device=self.device, stack=self.stack, world_size=self.processes.world_size,
+                      model_files=self.model_files.read,
                       missing_tokens=self.inputs.missing_tokens,
                       started=time.strftime('%Y-%m-%dT%H:%M:%S%z', time.localtime(self.started)))
         self.store.write_record(header, self.progress.epochs, run_summary(self) if final else None)
+
+
+def processes_text(processes):
+    return '1 process' if processes.world_size == 1 else '%d processes (torchrun)' % processes.world_size
 
 
 def method_line(method, parameters, learning_rate, source):

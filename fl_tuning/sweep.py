@@ -17,6 +17,7 @@ import time
 from fl_tuning.backbones import BACKBONES
 from fl_tuning.errors import EXIT_RUNNING_ELSEWHERE, InputError
 from fl_tuning.few_shot import FULL, few_shot_k
+from fl_tuning.framework import default_framework
 from fl_tuning.data_files import cannot_write, check_writable_folder, make_folder, write_atomically
 from fl_tuning.methods import REGISTRY, flag_name, label, parse_method_names
 from fl_tuning.records import read_record, record_path
@@ -96,8 +97,11 @@ class Run(object):
         self.directory = os.path.join(grid.output_dir, *self.name.split('/'))
         self.log_path = os.path.join(self.directory, 'run.log')
 
-    def command(self):
-        command = [sys.executable, '-m', 'fl_tuning', 'run', '--backbone', self.backbone,
+    def command(self, processes=1):
+        """The run's command line; over several processes (one per GPU), under torchrun."""
+        launcher = [sys.executable, '-m'] + (['torch.distributed.run', '--standalone', '--nproc_per_node',
+                                              str(processes), '-m'] if processes > 1 else [])
+        command = launcher + ['fl_tuning', 'run', '--backbone', self.backbone,
                    '--task', self.task, '--method', self.method, '--seed', str(self.seed),
                    '--data-dir', self.grid.data_dir, '--model-dir', self.grid.backbones[self.backbone],
                    '--output-dir', self.directory, '--resume', '--no-progress']
@@ -107,8 +111,8 @@ class Run(object):
             command += ['--few-shot', str(k), '--few-shot-seed', str(sample_seed)]
         return command + run_args_for(parse_method_names(self.method), self.grid.run_args)
 
-    def shell_command(self):
-        return ' '.join(shlex.quote(part) for part in self.command())
+    def shell_command(self, processes=1):
+        return ' '.join(shlex.quote(part) for part in self.command(processes))
 
     def complete(self):
         """Whether the run's record ends with its summary."""
@@ -147,10 +151,26 @@ def read_grid_file(path):
     return Grid(**values)
 
 
+def run_framework(run_args):
+    """The framework of a grid's runs: their --framework flag, else this Python's default."""
+    for i, argument in enumerate(run_args):
+        if argument.startswith('--framework='):
+            return argument.split('=', 1)[1]
+        if argument == '--framework' and i + 1 < len(run_args):
+            return run_args[i + 1]
+    return default_framework()
+
+
 def slurm_script(runs, path, gpus_per_run=1, cpus_per_run=4, time_limit='24:00:00', parallel=None):
-    """A SLURM job array: array task i runs command i (with --resume) and logs to its run.log."""
+    """A SLURM job array: array task i runs command i (with --resume) and logs to its run.log;
+    with several GPUs per task, the run is spread over as many processes by torchrun."""
     if not runs:
         raise InputError('every run of the grid is complete: no SLURM script to write')
+    processes = max(gpus_per_run, 1)
+    if processes > 1 and run_framework(runs[0].grid.run_args) != 'torch':
+        raise InputError('--slurm-gpus %d: a run spreads over several GPUs with torchrun on the PyTorch side only '
+                         '(the Keras side, the faithful port, uses one device): add --framework torch to '
+                         '--run-args, or give --slurm-gpus 1' % gpus_per_run)
     array = '0-%d' % (len(runs) - 1) + ('%%%d' % parallel if parallel else '')
     lines = [
         '#!/bin/bash',
@@ -171,7 +191,7 @@ def slurm_script(runs, path, gpus_per_run=1, cpus_per_run=4, time_limit='24:00:0
               'runs=(']
     lines += ['  %s' % shlex.quote(run.directory) for run in runs]
     lines += [')', 'commands=(']
-    lines += ['  %s' % shlex.quote(run.shell_command()) for run in runs]
+    lines += ['  %s' % shlex.quote(run.shell_command(processes)) for run in runs]
     lines += [')',
               'i=${SLURM_ARRAY_TASK_ID:?run this script with sbatch, or set SLURM_ARRAY_TASK_ID}',
               'mkdir -p "${runs[$i]}"',

@@ -291,7 +291,7 @@ def test_demo_command(tmp_path):
     assert 'tiny RANDOM bert checkpoint' in out
     # the run's first line says what ran (this machine has no GPU; a GPU host shows its name)
     first = next(line for line in out.splitlines() if line.startswith('device: '))
-    assert first == 'device: %s (%s); precision fp32' % (device_name(), STACK)
+    assert first == 'device: %s (%s); precision fp32; 1 process' % (device_name(), STACK)
     assert first.startswith(('device: CPU (', 'device: GPU '))
     accuracy = float(out.split('best dev accuracy ')[1].split()[0])
     assert accuracy > 0.6  # three topics: chance is 0.33

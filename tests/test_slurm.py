@@ -63,12 +63,14 @@ def call(command, environment, cwd=ROOT, timeout=600):
     return result.returncode, result.stdout.decode()
 
 
-def write_array(tiny, data, output, environment, methods, seeds, epochs, *flags):
+def write_array(tiny, data, output, environment, methods, seeds, epochs, *flags, python=sys.executable,
+                run_args=''):
     """sweep --slurm (run from another folder, with no PYTHONPATH: the script must find its code)."""
     script = os.path.join(str(output), 'grid.sbatch')
-    code, log = call([sys.executable, '-m', 'fl_tuning', 'sweep', '--backbone', 'bert=%s' % tiny.directory,
+    code, log = call([python, '-m', 'fl_tuning', 'sweep', '--backbone', 'bert=%s' % tiny.directory,
                       '--tasks', 'afqmc', '--methods', methods, '--seeds', seeds, '--data-dir', data,
-                      '--output-dir', str(output), '--run-args', '--epochs %d --ffn-prompt-size 4' % epochs,
+                      '--output-dir', str(output),
+                      '--run-args', '--epochs %d --ffn-prompt-size 4 %s' % (epochs, run_args),
                       '--slurm', script, '--slurm-cpus', '1'] + list(flags),
                      dict(environment, PYTHONPATH=ROOT))
     return code, log, script
@@ -168,3 +170,23 @@ def test_sizes_no_node_has_are_refused_before_sbatch(cluster, tiny_models, data,
                            (['--slurm-gpus', '3'], 'more than 2 GPUs')):
         code, log, script = write_array(tiny_models['bert'], data, tmp_path / 'runs', cluster, 'fl', '1', 1, *flags)
         assert code == 2 and message in log and not os.path.exists(script), log
+
+
+@pytest.mark.full
+def test_a_task_with_two_gpus_spreads_its_run_over_two_processes(cluster, modern_python, tiny_models, data,
+                                                                 tmp_path):
+    """--slurm-gpus 2 on the PyTorch side: torchrun in the array task, a process per GPU (on
+    this machine's CPUs: gloo), one record that says so."""
+    output = tmp_path / 'runs'
+    code, log, script = write_array(tiny_models['bert'], data, output, cluster, 'fl', '1', 2, '--slurm-gpus', '2',
+                                    python=modern_python, run_args='--framework torch')
+    assert code == 0 and 'torch.distributed.run --standalone --nproc_per_node 2' in open(script).read(), log
+    wait_gone(submit(script, cluster), cluster)
+    run_dir = os.path.join(str(output), 'bert', 'afqmc', 'fl', 'full', 'seed1')
+    log = read(os.path.join(run_dir, 'run.log'))
+    assert epochs_of(run_dir) == ([1, 2], True), log
+    with open(os.path.join(run_dir, 'records', 'afqmc.jsonl')) as f:
+        assert json.loads(f.readline())['run']['world_size'] == 2
+    assert '; 2 processes (torchrun)' in log and log.count('best dev ') == 1, log
+    outs = [read(os.path.join(str(output), name)) for name in os.listdir(str(output)) if name.startswith('slurm-')]
+    assert len(outs) == 1 and 'GPUs: 0,1' in outs[0], outs

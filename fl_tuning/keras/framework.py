@@ -22,6 +22,7 @@ from fl_tuning.keras.precision import float32_layers, set_precision
 from fl_tuning.keras.weights import library_versions, load_state, load_tuned_weights, save_state, save_tuned_weights
 
 NAME = 'keras'
+DISTRIBUTED = False  # one device: the faithful port
 
 
 class Trainer(object):

@@ -49,11 +49,15 @@ def rotate(x, table):
     return x * cos + pairs * sin
 
 
-def cpu_dropout(x, rate, generator):
+def cpu_dropout(x, rate, generator, first_row=0, rows=None):
     """Inverted dropout from NumPy's PCG64 bits: on a CPU several times faster than torch's
     Bernoulli draws (which took a fifth of a training step). A unit is dropped when its
-    16 random bits fall below round(rate * 65536): the rate to within 1/65536."""
-    bits = np.frombuffer(generator.bytes(2 * x.numel()), np.int16).reshape(x.shape)
+    16 random bits fall below round(rate * 65536): the rate to within 1/65536. ``x`` holds
+    rows ``first_row`` onwards of a batch of ``rows`` (a process's share): the bits are
+    drawn for the whole batch, so that the share's mask is the one-process mask's rows."""
+    rows = x.shape[0] if rows is None else rows
+    bits = np.frombuffer(generator.bytes(2 * rows * (x.numel() // x.shape[0])), np.int16).reshape(
+        (rows,) + tuple(x.shape[1:]))[first_row:first_row + x.shape[0]]
     limit = -32768 + int(round(rate * 65536))
     return torch.where(torch.from_numpy(bits.copy()) >= limit, x * (1.0 / (1.0 - rate)), 0.0)
 
@@ -85,6 +89,7 @@ class TunedEncoder(nn.Module):
         self.attention_dropout = config.attention_probs_dropout_prob if dropout else 0.0
         self.dropout_enabled = dropout
         self.dropout_generator = np.random.default_rng(0)
+        self.dropout_rows = (0, None)  # (first row, batch rows) of a process's share
         self.absolute_positions = backbone == 'bert'
         if backbone == 'nezha':
             table = relative_position_table(NEZHA_MAX_RELATIVE_POSITION, self.attention_key_size)
@@ -99,11 +104,14 @@ class TunedEncoder(nn.Module):
         return self.parts[method.name]
 
     # -- the forward pass ---------------------------------------------------------------
-    def seed_dropout(self, seed, step):
+    def seed_dropout(self, seed, step, first_row=0, rows=None, rank=0):
         """Dropout masks as a function of (seed, step): a resumed run draws what an
-        uninterrupted one draws."""
+        uninterrupted one draws. A process with rows ``first_row`` onwards of a batch of
+        ``rows`` gets those rows of the one-process masks on a CPU; on a GPU, torch's own
+        draws, seeded by its ``rank`` too (the same distribution, not the same masks)."""
         self.dropout_generator = np.random.default_rng([int(seed), int(step)])
-        torch.manual_seed(int(seed) * 1000003 + int(step))
+        self.dropout_rows = (first_row, rows)
+        torch.manual_seed((int(seed) * 1000003 + int(step)) * (1 + 7919 * int(rank)) % 2 ** 63)
 
     def dropping(self, rate):
         return bool(rate) and self.dropout_enabled and self.training
@@ -112,7 +120,7 @@ class TunedEncoder(nn.Module):
         if not self.dropping(rate):
             return x
         if x.device.type == 'cpu':
-            return cpu_dropout(x, rate, self.dropout_generator)
+            return cpu_dropout(x, rate, self.dropout_generator, *self.dropout_rows)
         return F.dropout(x, rate, True)
 
     def embeddings(self, token_ids, segment_ids):

@@ -16,17 +16,20 @@ from fl_tuning.methods import parameter_report as methods_parameter_report
 from fl_tuning.methods.base import Dimensions
 from fl_tuning.model_files import read_config
 from fl_tuning.optimization import learning_rate_schedule
+from fl_tuning.processes import run_processes
 from fl_tuning.torch.backbones import hf_config, hf_model
 from fl_tuning.torch.encoder import TunedEncoder
 from fl_tuning.torch.heads import TaskModel
 from fl_tuning.torch.hf_folders import load_backbone_weights, mlm_head, model_files
 from fl_tuning.torch.methods import torch_methods
 from fl_tuning.torch.optimizer import KerasAdamW
+from fl_tuning.torch.process_group import ProcessGroup, close, process_device
 from fl_tuning.torch.weights import (  # noqa: F401 (library_versions: the interface)
     library_versions, load_state, load_tuned_weights, save_state, save_tuned_weights,
 )
 
 NAME = 'torch'
+DISTRIBUTED = True  # torchrun (fl_tuning.torch.process_group)
 ModelFiles = model_files  # Google-format or Hugging Face folders (the interface's name)
 PRECISIONS = ('fp32', 'tf32', 'bf16')
 
@@ -92,14 +95,17 @@ def parameter_report(backbone, config_path, method_set):
 
 class Trainer(object):
     """Builds the backbone, loads the checkpoint, adds the methods' parts with the Keras
-    side's initial values, then seeds the batches' order (the original's order)."""
+    side's initial values, then seeds the batches' order (the original's order). Under
+    torchrun every process builds the same model and takes its share of each batch."""
 
     def __init__(self, backbone, model_files, method_set, keep_tokens, task, seed, steps_per_epoch,
                  fused_feed_forward=False, dropout=True, device=None, precision='fp32'):
         config = read_config(model_files.config)
         vocab_size = len(keep_tokens) if keep_tokens is not None else config['vocab_size']
         set_precision(precision)
-        self.seed, self.precision, self.device = int(seed), precision, chosen_device(device)
+        self.processes = run_processes()
+        self.seed, self.precision = int(seed), precision
+        self.device = process_device(self.processes, chosen_device(device))
         self.backbone, self.model_files, self.keep_tokens = backbone, model_files, keep_tokens
         self.config = dict(config, vocab_size=vocab_size)
         torch.manual_seed(self.seed)
@@ -117,31 +123,48 @@ class Trainer(object):
         schedule = learning_rate_schedule(h['num_warmup_steps'], steps_per_epoch * h['epochs'], h['grad_accum_steps'])
         self.optimizer = KerasAdamW([(n, p) for n, p in self.model.named_parameters() if p.requires_grad],
                                     h['learning_rate'], schedule, h['grad_accum_steps'])
+        self.group = ProcessGroup(self.processes, self.device, self.optimizer.parameters)
         self.parameters = dict(encoder_parameters(encoder, Dimensions.of_config(config, backbone, vocab_size)),
                                head=count(self.model.head.parameters()))
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == 'bf16')
 
+    def share(self, inputs):
+        """(start, stop) of this process's rows of a batch (all of them in one process)."""
+        return self.processes.rows(len(inputs[0]), self.model.head.rows_per_example)
+
     def train_step(self, inputs, labels, step):
         """One optimizer step on a batch (``step``: its number in the run, which seeds the
-        dropout); its loss."""
+        dropout); the batch's loss. A process's loss is weighted by its share of the batch
+        (every head's loss is a mean over examples), so the gradients summed over the
+        processes are the one-process gradients."""
         if not self.model.training:  # after predicting
             self.model.train()
-        self.model.encoder.seed_dropout(self.seed, step)
-        with self.autocast():
-            scores = self.model([as_tensor(x, self.device) for x in inputs])
-        loss = self.model.head.loss(scores, torch.as_tensor(np.asarray(labels), device=self.device).float())
-        loss.backward()
+        (start, stop), rows = self.share(inputs), len(inputs[0])
+        self.model.encoder.seed_dropout(self.seed, step, start, rows, self.processes.rank)
+        loss = 0.0
+        if stop > start:  # the last batch may leave a process nothing
+            with self.autocast():
+                scores = self.model([as_tensor(x[start:stop], self.device) for x in inputs])
+            labels = torch.as_tensor(np.asarray(labels)[start:stop], device=self.device).float()
+            loss = self.model.head.loss(scores, labels) * ((stop - start) / float(rows))
+            loss.backward()
+        loss = self.group.sum_gradients(loss)
         self.optimizer.step()
-        return loss.item()
+        return loss
 
     @torch.no_grad()
     def predict_batch(self, inputs):
+        """The batch's outputs; each process predicts its share, and all get them all."""
         self.model.eval()
-        with self.autocast():
-            scores = self.model([as_tensor(x, self.device) for x in inputs])
-        return self.model.head.outputs(scores).float().cpu().numpy()
+        start, stop = self.share(inputs)
+        outputs = None
+        if stop > start:
+            with self.autocast():
+                scores = self.model([as_tensor(x[start:stop], self.device) for x in inputs])
+            outputs = self.model.head.outputs(scores).float().cpu().numpy()
+        return self.group.gathered(outputs)
 
     @torch.no_grad()
     def named_outputs(self, inputs):
@@ -192,6 +215,7 @@ class Trainer(object):
         save_tuned_weights(self.model, path, manifest)
 
     def load_weights(self, path, expected):
+        self.group.barrier()  # the writer has written them
         load_tuned_weights(self.model, path, expected)
 
     def save_state(self, path, state):
@@ -202,6 +226,7 @@ class Trainer(object):
 
 
 def reset():
-    """Nothing to clear between runs but the GPU's cached blocks."""
+    """Nothing to clear between runs but the process group and the GPU's cached blocks."""
+    close()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -20,6 +20,7 @@ def linear_weights(linear, name):
 
 class Head(nn.Module):
     names = None  # fl_tuning.layer_names.HeadNames
+    rows_per_example = 1  # the input rows of one example, which a process's share keeps together
 
     def creation_slots(self):
         """Its weights in the Keras model's creation order."""
@@ -61,7 +62,7 @@ class ChoiceLogit(Head):
 
     def __init__(self, task, encoder):
         super(ChoiceLogit, self).__init__()
-        self.num_choices = task.num_choices
+        self.num_choices = self.rows_per_example = task.num_choices
         self.dense = nn.Linear(encoder.hidden_size, 1)
 
     def forward(self, x, mask, extra_inputs):
