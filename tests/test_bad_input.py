@@ -203,9 +203,11 @@ def test_empty_file(tiny_models, clean_data, tmp_path, capsys):
     data_dir = str(tmp_path / 'data')
     shutil.copytree(os.path.join(clean_data, 'csl'), os.path.join(data_dir, 'csl'))
     open(os.path.join(data_dir, 'csl', 'dev.json'), 'w').close()
+    output_dir = str(tmp_path / 'out')
     code, errors = run_cli(['run', '--backbone', 'bert', '--task', 'csl', '--data-dir', data_dir,
-                            '--model-dir', tiny_models['bert'].directory], capsys)
+                            '--model-dir', tiny_models['bert'].directory, '--output-dir', output_dir], capsys)
     assert code == 2 and errors[0] == 'error: %s: empty file' % os.path.join(data_dir, 'csl', 'dev.json')
+    assert not os.path.exists(os.path.join(output_dir, 'records'))  # bad input leaves no lock file
 
 
 def model_dir_copy(tiny, tmp_path):
