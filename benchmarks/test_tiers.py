@@ -40,7 +40,7 @@ def stack_of(python):
 
 def run_tier(python, tier):
     """(pytest's exit code, its closing counts, seconds); pytest's output passes through."""
-    command = [python, '-m', 'pytest', '-q'] + (['--full'] if tier == 'full' else [])
+    command = [python, '-m', 'pytest', '-q', '-rs'] + (['--full'] if tier == 'full' else [])
     started = time.time()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     closing = ''

@@ -324,7 +324,7 @@ def test_mixed_precision_runs_stay_near_float32_on_tensorflow_2(tiny_models, clu
         extra = ['--deterministic-ops'] if precision == 'fp32' else []
         code, out, err = precision_run(clue_data, tiny_models['bert'], str(tmp_path / precision), precision, *extra)
         assert code == 0, err
-        assert out.splitlines()[0].endswith('; precision %s%s' % (
+        assert out.splitlines()[0].endswith('; precision %s%s; 1 process' % (
             precision, ', deterministic ops' if extra else ''))
         record = read_record(record_path(str(tmp_path / precision), 'afqmc'))
         assert record.run['precision'] == precision
