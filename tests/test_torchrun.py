@@ -164,7 +164,7 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_result(modern_pyt
     assert 3 <= done < 12
     log = finished(launch(modern_python, 2, arguments))
     resumed_after = int(re.search(r'resuming after epoch (\d+) of 12', log).group(1))
-    assert done <= resumed_after < 12  # its state may be an epoch ahead of its record
+    assert done <= resumed_after <= done + 1  # the state is saved before the record
     (_, expected, summary), (header, got, summary_2) = record(uninterrupted, 'afqmc'), record(resumed, 'afqmc')
     assert header['world_size'] == 2 and [e['epoch'] for e in got] == list(range(1, 13))
     for epoch, epoch_2 in zip(expected, got):
